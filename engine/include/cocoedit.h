@@ -1,0 +1,198 @@
+/* cocoedit.h — the public C API of libcocoedit, the CoCoEdit editing engine.
+ *
+ * libcocoedit runs an instruction-based, content-consistent image editing
+ * model (a rectified-flow, in-context editing transformer of the FLUX.1
+ * Kontext family) in-process, on the CPU or a CUDA GPU.  It is what the GIMP
+ * plug-in and the `cocoedit` command call; nothing of its C++ core leaks
+ * through this header.
+ *
+ * Conventions
+ * - Opaque handles, explicit ownership: what a `*_open`/`*_create` function
+ *   returns is released with the matching `*_free`.
+ * - Every function that can fail returns a cocoedit_status and, when `err` is
+ *   not NULL, fills it with the same code and a message for a person.  No
+ *   input makes the library abort, exit, or print to stdout.
+ * - A model handle may be used by one thread at a time; distinct handles are
+ *   independent.  The library keeps no global state of its own (libtorch's
+ *   intra-op thread pool is process-wide: see cocoedit_open_params.n_threads).
+ * - Strings are UTF-8.  Masks use 1 = may change (edit region), 0 = keep.
+ *
+ * Versioning: COCOEDIT_API_VERSION grows when this header changes in a way
+ * that is not backwards compatible; parameter structs carry `struct_size` so
+ * that fields can be appended without breaking old callers.
+ */
+#ifndef COCOEDIT_H
+#define COCOEDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define COCOEDIT_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#  define COCOEDIT_API __attribute__((visibility("default")))
+#else
+#  define COCOEDIT_API
+#endif
+
+#define COCOEDIT_API_VERSION 1
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef enum cocoedit_status {
+  COCOEDIT_OK = 0,
+  COCOEDIT_ERR_INVALID_ARGUMENT = 1, /* a parameter or input is unusable   */
+  COCOEDIT_ERR_IO = 2,               /* a file could not be read or written */
+  COCOEDIT_ERR_FORMAT = 3,           /* a config or weights file is malformed
+                                        or does not match the config        */
+  COCOEDIT_ERR_DEVICE = 4,           /* the requested device is unavailable */
+  COCOEDIT_ERR_OUT_OF_MEMORY = 5,
+  COCOEDIT_ERR_CANCELLED = 6,        /* the progress callback asked to stop */
+  COCOEDIT_ERR_INTERNAL = 7,         /* a bug: please report it             */
+} cocoedit_status;
+
+#define COCOEDIT_ERROR_MESSAGE_MAX 512
+
+typedef struct cocoedit_error {
+  cocoedit_status code;
+  char message[COCOEDIT_ERROR_MESSAGE_MAX];
+} cocoedit_error;
+
+/* A short English name of a status ("invalid argument", ...). Never NULL. */
+COCOEDIT_API const char *cocoedit_status_name (cocoedit_status status);
+
+/* The library's version, e.g. "0.1.0". */
+COCOEDIT_API const char *cocoedit_version (void);
+
+/* ---- images ------------------------------------------------------------ */
+
+typedef enum cocoedit_pixel_format {
+  COCOEDIT_RGBA8 = 0,    /* 4 × uint8, straight (not premultiplied) alpha   */
+  COCOEDIT_RGBA_F32 = 1, /* 4 × float, nominal range [0, 1], straight alpha */
+  COCOEDIT_GRAY8 = 2,    /* 1 × uint8: masks only                           */
+  COCOEDIT_GRAY_F32 = 3, /* 1 × float in [0, 1]: masks only                 */
+} cocoedit_pixel_format;
+
+/* A view of pixels owned by the caller.  `stride` is the distance in bytes
+ * between the starts of two rows (at least width × pixel size). */
+typedef struct cocoedit_image {
+  int width;
+  int height;
+  cocoedit_pixel_format format;
+  size_t stride;
+  void *data;
+} cocoedit_image;
+
+/* ---- models -------------------------------------------------------------- */
+
+typedef struct cocoedit_model cocoedit_model;
+
+typedef enum cocoedit_device {
+  COCOEDIT_DEVICE_AUTO = 0, /* CUDA when libtorch sees a GPU, else CPU */
+  COCOEDIT_DEVICE_CPU = 1,
+  COCOEDIT_DEVICE_CUDA = 2,
+} cocoedit_device;
+
+typedef struct cocoedit_open_params {
+  size_t struct_size;     /* sizeof (cocoedit_open_params)                  */
+  cocoedit_device device;
+  int n_threads;          /* CPU threads for libtorch; 0 = all cores       */
+  const char *lora_path;  /* optional LoRA safetensors to merge at load    */
+  float lora_scale;       /* multiplier of the LoRA delta (default 1)      */
+} cocoedit_open_params;
+
+COCOEDIT_API cocoedit_open_params cocoedit_open_default_params (void);
+
+/* Opens the model in `model_dir`: a directory holding `config.json` and the
+ * weights, either `model.safetensors` or shards listed in
+ * `model.safetensors.index.json`.  Every header field, offset and shape is
+ * checked against the config before any weight is used. */
+COCOEDIT_API cocoedit_status cocoedit_model_open (const char                 *model_dir,
+                                                  const cocoedit_open_params *params,
+                                                  cocoedit_model            **out_model,
+                                                  cocoedit_error             *err);
+
+/* Creates a model from a config file with randomly initialised weights (seeded,
+ * reproducible).  Tests and the trainer use it until trained weights exist. */
+COCOEDIT_API cocoedit_status cocoedit_model_create_random (const char                 *config_path,
+                                                           uint64_t                    seed,
+                                                           const cocoedit_open_params *params,
+                                                           cocoedit_model            **out_model,
+                                                           cocoedit_error             *err);
+
+/* Saves config.json and the weights into `model_dir` (created if needed), in
+ * shards of at most `max_shard_bytes` (0 = one file).  Every file is written
+ * to a temporary name and renamed, so a failed save leaves the old files. */
+COCOEDIT_API cocoedit_status cocoedit_model_save (cocoedit_model *model,
+                                                  const char     *model_dir,
+                                                  size_t          max_shard_bytes,
+                                                  cocoedit_error *err);
+
+COCOEDIT_API void cocoedit_model_free (cocoedit_model *model);
+
+typedef struct cocoedit_model_info {
+  char name[128];          /* config "name"                                  */
+  char architecture[64];   /* config "architecture"                          */
+  char device[128];        /* "cpu (16 threads)" or the GPU's name            */
+  char dtype[16];          /* dtype the weights run in: "float32", ...       */
+  int64_t n_parameters;
+  int working_size;        /* default working resolution (long side, px)     */
+  int patch_size;
+  int default_steps;
+  float default_guidance;
+  bool has_mask_channel;
+} cocoedit_model_info;
+
+COCOEDIT_API cocoedit_status cocoedit_model_get_info (const cocoedit_model *model,
+                                                      cocoedit_model_info  *info,
+                                                      cocoedit_error       *err);
+
+/* ---- editing --------------------------------------------------------------- */
+
+/* Called after every sampler step with the steps done and the total.  Return
+ * false to cancel: cocoedit_edit then returns COCOEDIT_ERR_CANCELLED soon and
+ * leaves the output untouched.  Called on the thread that runs the edit. */
+typedef bool (*cocoedit_progress_fn) (int step, int n_steps, void *user_data);
+
+typedef struct cocoedit_edit_params {
+  size_t struct_size;       /* sizeof (cocoedit_edit_params)                  */
+  const char *prompt;       /* the instruction, UTF-8, not empty              */
+  uint64_t seed;
+  int steps;                /* sampler steps; 0 = the model's default         */
+  float guidance;           /* instruction guidance scale (1 = off); <0 = default */
+  float image_guidance;     /* source-image guidance scale (1 = off)          */
+  float strength;           /* 1 = start from pure noise; lower values start
+                               from the noised source and keep more of it     */
+  int working_size;         /* long side of the model's input; 0 = default    */
+  int context_margin;       /* pixels of context around the mask's bounding
+                               box; <0 = automatic (a quarter of its size)     */
+  cocoedit_progress_fn progress;
+  void *user_data;
+} cocoedit_edit_params;
+
+COCOEDIT_API cocoedit_edit_params cocoedit_edit_default_params (void);
+
+/* Edits `source` by the instruction.  `mask` (may be NULL: everything may
+ * change) has the source's size, format GRAY8 or GRAY_F32, 1 = may change.
+ * `output` must have the source's size and format (RGBA8 or RGBA_F32); it may
+ * alias the source.  Where the mask is 0 the output is bit-identical to the
+ * source; alpha is always the source's.  Memory does not grow with the image
+ * beyond the crop around the mask.  Same seed, device and inputs give the
+ * same output. */
+COCOEDIT_API cocoedit_status cocoedit_edit (cocoedit_model              *model,
+                                            const cocoedit_image        *source,
+                                            const cocoedit_image        *mask,
+                                            const cocoedit_edit_params  *params,
+                                            cocoedit_image              *output,
+                                            cocoedit_error              *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COCOEDIT_H */

@@ -1,0 +1,49 @@
+// checkpoint.cpp — see checkpoint.h.
+#include "checkpoint.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "error.h"
+#include "safetensors.h"
+
+namespace cocoedit {
+
+EditModel load_model(const std::string &dir, const at::Device &device) {
+  if (!g_file_test(dir.c_str(), G_FILE_TEST_IS_DIR))
+    fail(COCOEDIT_ERR_IO, dir + ": no such model directory");
+  const std::string config_path = dir + G_DIR_SEPARATOR_S + "config.json";
+  if (!g_file_test(config_path.c_str(), G_FILE_TEST_EXISTS))
+    fail(COCOEDIT_ERR_IO, dir + ": not a model directory (no config.json)");
+  EditModel model(config_from_file(config_path));
+  auto weights = load_weights(dir, model->parameter_shapes());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto &item : model->named_parameters()) item.value().copy_(weights.at(item.key()));
+  }
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+EditModel create_model(const ModelConfig &config, uint64_t seed, const at::Device &device) {
+  EditModel model(config);
+  model->init_weights(seed);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+void save_model(EditModelImpl &model, const std::string &dir, size_t max_shard_bytes) {
+  if (g_mkdir_with_parents(dir.c_str(), 0755) != 0)
+    fail(COCOEDIT_ERR_IO, dir + ": cannot create the directory: " + g_strerror(errno));
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto &item : model.named_parameters()) tensors.emplace_back(item.key(), item.value().detach().cpu());
+  // Weights first, then the config: a directory whose config is there has
+  // weights that match it (the config is the last thing renamed in).
+  save_weights(dir, tensors, dtype_from_config(model.config.dtype), max_shard_bytes,
+               {{"architecture", model.config.architecture}, {"name", model.config.name}});
+  write_file_atomic(dir + G_DIR_SEPARATOR_S + "config.json", config_to_json(model.config));
+}
+
+}  // namespace cocoedit

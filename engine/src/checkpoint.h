@@ -1,0 +1,23 @@
+// checkpoint.h — a model directory (config.json + safetensors weights) to a
+// ready model and back.  The C API, the trainer and the tests all go
+// through these, so a checkpoint the trainer writes is one the engine reads.
+#pragma once
+
+#include <string>
+
+#include "model.h"
+
+namespace cocoedit {
+
+// Reads `<dir>/config.json` and the weights (validated against the config's
+// parameter shapes) into a model on `device`, in eval mode.
+EditModel load_model(const std::string &dir, const at::Device &device);
+
+// A model with seeded random weights (the same seed gives the same weights).
+EditModel create_model(const ModelConfig &config, uint64_t seed, const at::Device &device);
+
+// Writes config.json and the weights in the config's dtype, sharded when
+// `max_shard_bytes` is not 0; every file atomically.
+void save_model(EditModelImpl &model, const std::string &dir, size_t max_shard_bytes);
+
+}  // namespace cocoedit

@@ -1,0 +1,272 @@
+// cocoedit.cpp — the C API: argument checks, exceptions to status codes,
+// devices.  The work itself is in checkpoint.cpp, edit.cpp and below.
+#include "cocoedit.h"
+
+#include <glib.h>
+#include <torch/cuda.h>
+
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "checkpoint.h"
+#include "edit.h"
+#include "error.h"
+#include "lora.h"
+#include "region.h"
+
+#ifdef COCOEDIT_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+using namespace cocoedit;
+
+struct cocoedit_model {
+  EditModel net{nullptr};
+  at::Device device{at::kCPU};
+  int n_threads = 1;
+  std::string device_name;
+};
+
+namespace {
+
+void set_error(cocoedit_error *err, cocoedit_status code, const std::string &message) {
+  if (!err) return;
+  err->code = code;
+  g_strlcpy(err->message, message.c_str(), sizeof err->message);
+}
+
+// Runs `body`, turning every exception into a status and message: no input
+// may make the library abort or throw across the C boundary.
+template <typename F>
+cocoedit_status guarded(cocoedit_error *err, F &&body) {
+  set_error(err, COCOEDIT_OK, "");
+  try {
+    body();
+    return COCOEDIT_OK;
+  } catch (const Error &e) {
+    set_error(err, e.code(), e.what());
+    return e.code();
+  } catch (const std::bad_alloc &) {
+    set_error(err, COCOEDIT_ERR_OUT_OF_MEMORY, "out of memory");
+    return COCOEDIT_ERR_OUT_OF_MEMORY;
+  } catch (const c10::OutOfMemoryError &e) {
+    set_error(err, COCOEDIT_ERR_OUT_OF_MEMORY, std::string("out of GPU memory: ") + e.what_without_backtrace());
+    return COCOEDIT_ERR_OUT_OF_MEMORY;
+  } catch (const c10::Error &e) {
+    set_error(err, COCOEDIT_ERR_INTERNAL, std::string("libtorch: ") + e.what_without_backtrace());
+    return COCOEDIT_ERR_INTERNAL;
+  } catch (const std::exception &e) {
+    set_error(err, COCOEDIT_ERR_INTERNAL, e.what());
+    return COCOEDIT_ERR_INTERNAL;
+  } catch (...) {
+    set_error(err, COCOEDIT_ERR_INTERNAL, "unknown internal error");
+    return COCOEDIT_ERR_INTERNAL;
+  }
+}
+
+// Reads the caller's struct, which may be older (smaller) than ours.
+template <typename T>
+T versioned(const T *given, T defaults, const char *what) {
+  if (!given) return defaults;
+  if (given->struct_size < sizeof(size_t) || given->struct_size > sizeof(T))
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, std::string(what) + ".struct_size is not a size this library knows");
+  std::memcpy(&defaults, given, given->struct_size);
+  return defaults;
+}
+
+at::Device pick_device(cocoedit_device want) {
+  const bool cuda = torch::cuda::is_available();
+  switch (want) {
+    case COCOEDIT_DEVICE_CPU: return at::kCPU;
+    case COCOEDIT_DEVICE_CUDA:
+      if (!cuda) fail(COCOEDIT_ERR_DEVICE, "CUDA was asked for, but libtorch sees no usable GPU");
+      return at::Device(at::kCUDA, 0);
+    case COCOEDIT_DEVICE_AUTO: return cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  }
+  fail(COCOEDIT_ERR_INVALID_ARGUMENT, "unknown device");
+}
+
+std::string describe_device(const at::Device &d, int n_threads) {
+  if (d.is_cpu()) return "cpu (" + std::to_string(n_threads) + " threads)";
+#ifdef COCOEDIT_HAVE_CUDA
+  return std::string(at::cuda::getDeviceProperties(d.index())->name) + " (cuda:" + std::to_string(d.index()) + ")";
+#else
+  return "cuda:" + std::to_string(d.index());
+#endif
+}
+
+cocoedit_model *make_model(const cocoedit_open_params &p, const std::function<EditModel(const at::Device &)> &build) {
+  if (p.n_threads < 0) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
+  auto m = std::make_unique<cocoedit_model>();
+  m->device = pick_device(p.device);
+  m->n_threads = p.n_threads > 0 ? p.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(m->n_threads);
+  m->net = build(m->device);
+  if (p.lora_path && *p.lora_path) {
+    if (!std::isfinite(p.lora_scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "lora_scale is not a finite number");
+    merge_lora_file(*m->net, p.lora_path, p.lora_scale);
+  }
+  m->device_name = describe_device(m->device, m->n_threads);
+  return m.release();
+}
+
+void require_out(void *out, const char *what) {
+  if (!out) fail(COCOEDIT_ERR_INVALID_ARGUMENT, std::string(what) + " is NULL");
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *cocoedit_status_name(cocoedit_status s) {
+  switch (s) {
+    case COCOEDIT_OK: return "ok";
+    case COCOEDIT_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case COCOEDIT_ERR_IO: return "input/output error";
+    case COCOEDIT_ERR_FORMAT: return "bad file format";
+    case COCOEDIT_ERR_DEVICE: return "device unavailable";
+    case COCOEDIT_ERR_OUT_OF_MEMORY: return "out of memory";
+    case COCOEDIT_ERR_CANCELLED: return "cancelled";
+    case COCOEDIT_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char *cocoedit_version(void) { return COCOEDIT_VERSION_STRING; }
+
+cocoedit_open_params cocoedit_open_default_params(void) {
+  cocoedit_open_params p{};
+  p.struct_size = sizeof p;
+  p.device = COCOEDIT_DEVICE_AUTO;
+  p.n_threads = 0;
+  p.lora_path = nullptr;
+  p.lora_scale = 1.0f;
+  return p;
+}
+
+cocoedit_status cocoedit_model_open(const char *model_dir, const cocoedit_open_params *params,
+                                    cocoedit_model **out_model, cocoedit_error *err) {
+  return guarded(err, [&] {
+    require_out(out_model, "out_model");
+    *out_model = nullptr;
+    if (!model_dir || !*model_dir) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no model directory given");
+    auto p = versioned(params, cocoedit_open_default_params(), "open params");
+    *out_model = make_model(p, [&](const at::Device &d) { return load_model(model_dir, d); });
+  });
+}
+
+cocoedit_status cocoedit_model_create_random(const char *config_path, uint64_t seed,
+                                             const cocoedit_open_params *params, cocoedit_model **out_model,
+                                             cocoedit_error *err) {
+  return guarded(err, [&] {
+    require_out(out_model, "out_model");
+    *out_model = nullptr;
+    if (!config_path || !*config_path) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no config file given");
+    auto p = versioned(params, cocoedit_open_default_params(), "open params");
+    const ModelConfig config = config_from_file(config_path);
+    *out_model = make_model(p, [&](const at::Device &d) { return create_model(config, seed, d); });
+  });
+}
+
+cocoedit_status cocoedit_model_save(cocoedit_model *model, const char *model_dir, size_t max_shard_bytes,
+                                    cocoedit_error *err) {
+  return guarded(err, [&] {
+    require_out(model, "model");
+    if (!model_dir || !*model_dir) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no model directory given");
+    save_model(*model->net, model_dir, max_shard_bytes);
+  });
+}
+
+void cocoedit_model_free(cocoedit_model *model) { delete model; }
+
+cocoedit_status cocoedit_model_get_info(const cocoedit_model *model, cocoedit_model_info *info,
+                                        cocoedit_error *err) {
+  return guarded(err, [&] {
+    require_out(const_cast<cocoedit_model *>(model), "model");
+    require_out(info, "info");
+    const ModelConfig &c = model->net->config;
+    std::memset(info, 0, sizeof *info);
+    g_strlcpy(info->name, c.name.c_str(), sizeof info->name);
+    g_strlcpy(info->architecture, c.architecture.c_str(), sizeof info->architecture);
+    g_strlcpy(info->device, model->device_name.c_str(), sizeof info->device);
+    g_strlcpy(info->dtype, "float32", sizeof info->dtype);
+    info->n_parameters = model->net->parameter_count();
+    info->working_size = c.image_size;
+    info->patch_size = c.patch_size;
+    info->default_steps = c.default_steps;
+    info->default_guidance = static_cast<float>(c.default_guidance);
+    info->has_mask_channel = c.mask_channel;
+  });
+}
+
+cocoedit_edit_params cocoedit_edit_default_params(void) {
+  cocoedit_edit_params p{};
+  p.struct_size = sizeof p;
+  p.prompt = nullptr;
+  p.seed = 0;
+  p.steps = 0;
+  p.guidance = -1.0f;
+  p.image_guidance = 1.0f;
+  p.strength = 1.0f;
+  p.working_size = 0;
+  p.context_margin = -1;
+  return p;
+}
+
+cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *source, const cocoedit_image *mask,
+                              const cocoedit_edit_params *params, cocoedit_image *output, cocoedit_error *err) {
+  return guarded(err, [&] {
+    require_out(model, "model");
+    if (!params) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "params is NULL");
+    auto p = versioned(params, cocoedit_edit_default_params(), "edit params");
+    check_image(source, false, "the source image");
+    check_image(output, false, "the output image");
+    if (output->width != source->width || output->height != source->height || output->format != source->format)
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the output image must have the source's size and format");
+    if (mask) {
+      check_image(mask, true, "the mask");
+      if (mask->width != source->width || mask->height != source->height)
+        fail(COCOEDIT_ERR_INVALID_ARGUMENT,
+             "the mask is " + std::to_string(mask->width) + "x" + std::to_string(mask->height) +
+                 " but the image is " + std::to_string(source->width) + "x" + std::to_string(source->height));
+    }
+    if (!p.prompt) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no instruction given");
+    if (!g_utf8_validate(p.prompt, -1, nullptr)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the instruction is not valid UTF-8");
+    gchar *trimmed = g_strstrip(g_strdup(p.prompt));
+    const bool empty = *trimmed == '\0';
+    g_free(trimmed);
+    if (empty) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the instruction is empty");
+
+    const ModelConfig &c = model->net->config;
+    EditRequest req;
+    req.prompt = p.prompt;
+    req.seed = p.seed;
+    req.steps = p.steps > 0 ? p.steps : c.default_steps;
+    if (p.steps < 0 || req.steps > 1000) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "steps must be in 0..1000");
+    const double g = p.guidance < 0 ? c.default_guidance : p.guidance;
+    if (!std::isfinite(g) || g > 50 || !std::isfinite(p.image_guidance) || p.image_guidance < 0 ||
+        p.image_guidance > 50)
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "guidance scales must be in 0..50");
+    // A guidance-distilled model takes the scale as an input; others run CFG.
+    if (c.guidance_embed) req.guidance.embedded = g;
+    else req.guidance.text = g;
+    req.guidance.image = p.image_guidance;
+    if (!(p.strength > 0.0f && p.strength <= 1.0f)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "strength must be in (0, 1]");
+    req.strength = p.strength;
+    if (p.working_size != 0 && (p.working_size < c.patch_size || p.working_size > 4096))
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "working_size must be 0 or in patch_size..4096");
+    req.working_size = p.working_size;
+    req.context_margin = p.context_margin;
+    if (p.progress) {
+      auto fn = p.progress;
+      void *ud = p.user_data;
+      req.on_step = [fn, ud](int step, int n) { return fn(step, n, ud); };
+      if (!fn(0, req.steps, ud)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
+    }
+    edit_image(*model->net, model->device, *source, mask, req, *output);
+  });
+}
+
+}  // extern "C"

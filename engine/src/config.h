@@ -1,0 +1,58 @@
+// config.h — a model's shape, read from and written to config.json.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace cocoedit {
+
+struct ModelConfig {
+  std::string name = "cocoedit";
+  std::string architecture = "cocoedit-kontext";
+  int format_version = 1;
+
+  // Image side: the model works on pixel patches (see docs/architecture.md).
+  int image_size = 256;       // default working resolution (long side)
+  int patch_size = 8;
+  int in_channels = 3;        // RGB in [-1, 1]
+  bool mask_channel = true;   // an extra input channel carrying the edit mask
+
+  // Transformer.
+  int hidden_size = 384;
+  int num_heads = 6;
+  int depth_double = 4;       // double-stream blocks (separate text/image weights)
+  int depth_single = 8;       // single-stream blocks (one joint stream)
+  double mlp_ratio = 4.0;
+  std::array<int, 3> axes_dim = {16, 24, 24};  // RoPE dims over (image, row, column)
+  double rope_theta = 10000.0;
+
+  // Text encoder over UTF-8 bytes: no vocabulary file, any language.
+  int text_max_bytes = 192;
+  int text_hidden_size = 256;
+  int text_depth = 2;
+  int text_heads = 4;
+
+  // Conditioning and sampling defaults.
+  bool guidance_embed = false;   // distilled guidance as an input (FLUX dev style)
+  double time_shift = 3.0;       // sigma schedule shift at image_size
+  int default_steps = 20;
+  double default_guidance = 2.5;
+  std::string dtype = "float32"; // dtype of the stored weights
+
+  int head_dim() const { return hidden_size / num_heads; }
+  int patch_in_dim() const { return patch_size * patch_size * (in_channels + (mask_channel ? 1 : 0)); }
+  int patch_out_dim() const { return patch_size * patch_size * in_channels; }
+
+  // Throws cocoedit::Error (COCOEDIT_ERR_FORMAT) naming `origin` and the
+  // offending field.
+  void validate(const std::string &origin = "config") const;
+};
+
+// Reads and validates a config.json.  Unknown keys are ignored so that newer
+// writers stay readable; missing keys take the defaults above.
+ModelConfig config_from_file(const std::string &path);
+ModelConfig config_from_json(const std::string &text, const std::string &origin);
+std::string config_to_json(const ModelConfig &config);
+
+}  // namespace cocoedit

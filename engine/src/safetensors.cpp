@@ -1,0 +1,446 @@
+// safetensors.cpp — see safetensors.h.
+#include "safetensors.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "error.h"
+
+namespace cocoedit {
+namespace {
+
+// Headers of real checkpoints are a few hundred KiB; anything much larger is
+// either corrupt or an attempt to make us allocate without bound.
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;
+constexpr int64_t kMaxDims = 8;
+
+struct GObjectDeleter {
+  void operator()(gpointer p) const { if (p) g_object_unref(p); }
+};
+
+[[noreturn]] void bad(const std::string &origin, const std::string &what) {
+  fail(COCOEDIT_ERR_FORMAT, origin + ": " + what);
+}
+
+size_t element_size(at::ScalarType t) { return t == at::kFloat ? 4 : 2; }
+
+bool parse_dtype(const char *s, at::ScalarType &out) {
+  if (!strcmp(s, "F32")) out = at::kFloat;
+  else if (!strcmp(s, "F16")) out = at::kHalf;
+  else if (!strcmp(s, "BF16")) out = at::kBFloat16;
+  else return false;
+  return true;
+}
+
+bool get_uint(JsonNode *n, uint64_t &out) {
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64) return false;
+  gint64 v = json_node_get_int(n);
+  if (v < 0) return false;
+  out = static_cast<uint64_t>(v);
+  return true;
+}
+
+std::string shape_string(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+std::string join_path(const std::string &dir, const std::string &name) {
+  gchar *p = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+  std::string r(p);
+  g_free(p);
+  return r;
+}
+
+std::string read_small_file(const std::string &path, size_t limit) {
+  gchar *contents = nullptr;
+  gsize length = 0;
+  GError *error = nullptr;
+  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
+    std::string msg = error->message;
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_IO, msg);
+  }
+  std::string r(contents, length);
+  g_free(contents);
+  if (length > limit) bad(path, "file is too large");
+  return r;
+}
+
+}  // namespace
+
+const char *dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "F32";
+    case at::kHalf: return "F16";
+    case at::kBFloat16: return "BF16";
+    default: fail(COCOEDIT_ERR_INVALID_ARGUMENT, "safetensors: unsupported dtype");
+  }
+}
+
+at::ScalarType dtype_from_config(const std::string &d) {
+  if (d == "float32") return at::kFloat;
+  if (d == "float16") return at::kHalf;
+  if (d == "bfloat16") return at::kBFloat16;
+  fail(COCOEDIT_ERR_FORMAT, "unknown dtype \"" + d + "\"");
+}
+
+SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path) {
+  GError *error = nullptr;
+  GMappedFile *m = g_mapped_file_new(path.c_str(), FALSE, &error);
+  if (!m) {
+    std::string msg = error ? error->message : "cannot open";
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_IO, msg);
+  }
+  mapped_ = m;
+  parse(reinterpret_cast<const uint8_t *>(g_mapped_file_get_contents(m)), g_mapped_file_get_length(m));
+}
+
+std::unique_ptr<SafetensorsFile> SafetensorsFile::from_bytes(const uint8_t *data, size_t size,
+                                                             const std::string &origin) {
+  std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
+  f->path_ = origin;
+  f->parse(data, size);
+  return f;
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (mapped_) g_mapped_file_unref(static_cast<GMappedFile *>(mapped_));
+}
+
+void SafetensorsFile::parse(const uint8_t *bytes, size_t size) {
+  const std::string &o = path_;
+  if (size < 8) bad(o, "truncated: shorter than the 8-byte header length");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
+  if (n < 2) bad(o, "header length " + std::to_string(n) + " is too small");
+  if (n > kMaxHeaderBytes) bad(o, "header length " + std::to_string(n) + " exceeds the 100 MiB limit");
+  if (n > size - 8) bad(o, "truncated: header says " + std::to_string(n) + " bytes, file has " +
+                           std::to_string(size - 8));
+  const uint64_t data_size = size - 8 - n;
+  data_ = bytes + 8 + n;
+
+  std::unique_ptr<JsonParser, GObjectDeleter> parser(json_parser_new());
+  GError *error = nullptr;
+  if (!json_parser_load_from_data(parser.get(), reinterpret_cast<const char *>(bytes + 8),
+                                  static_cast<gssize>(n), &error)) {
+    std::string msg = error ? error->message : "parse error";
+    g_clear_error(&error);
+    bad(o, "header is not valid JSON: " + msg);
+  }
+  JsonNode *root = json_parser_get_root(parser.get());
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) bad(o, "header is not a JSON object");
+  JsonObject *obj = json_node_get_object(root);
+
+  GList *members = json_object_get_members(obj);
+  for (GList *l = members; l; l = l->next) {
+    const char *name = static_cast<const char *>(l->data);
+    JsonNode *node = json_object_get_member(obj, name);
+    if (!strcmp(name, "__metadata__")) {
+      if (!JSON_NODE_HOLDS_OBJECT(node)) { g_list_free(members); bad(o, "__metadata__ is not an object"); }
+      JsonObject *mo = json_node_get_object(node);
+      GList *mk = json_object_get_members(mo);
+      for (GList *k = mk; k; k = k->next) {
+        JsonNode *v = json_object_get_member(mo, static_cast<const char *>(k->data));
+        if (!JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_STRING) {
+          g_list_free(mk);
+          g_list_free(members);
+          bad(o, "__metadata__ values must be strings");
+        }
+        metadata_[static_cast<const char *>(k->data)] = json_node_get_string(v);
+      }
+      g_list_free(mk);
+      continue;
+    }
+    std::string where = "tensor \"" + std::string(name) + "\": ";
+    try {
+      if (!JSON_NODE_HOLDS_OBJECT(node)) bad(o, where + "entry is not an object");
+      JsonObject *t = json_node_get_object(node);
+      TensorEntry e;
+      e.name = name;
+      JsonNode *d = json_object_get_member(t, "dtype");
+      if (!d || !JSON_NODE_HOLDS_VALUE(d) || json_node_get_value_type(d) != G_TYPE_STRING)
+        bad(o, where + "missing dtype");
+      if (!parse_dtype(json_node_get_string(d), e.dtype))
+        bad(o, where + "unsupported dtype \"" + json_node_get_string(d) + "\" (F32, F16, BF16 are)");
+      JsonNode *s = json_object_get_member(t, "shape");
+      if (!s || !JSON_NODE_HOLDS_ARRAY(s)) bad(o, where + "missing shape");
+      JsonArray *sa = json_node_get_array(s);
+      if (json_array_get_length(sa) > kMaxDims) bad(o, where + "too many dimensions");
+      uint64_t numel = 1;
+      for (guint i = 0; i < json_array_get_length(sa); i++) {
+        uint64_t dim = 0;
+        if (!get_uint(json_array_get_element(sa, i), dim) || dim > (1ull << 40))
+          bad(o, where + "shape entries must be non-negative integers");
+        e.shape.push_back(static_cast<int64_t>(dim));
+        if (dim && numel > (UINT64_MAX / 8) / dim) bad(o, where + "shape is absurdly large");
+        numel *= dim;
+      }
+      JsonNode *off = json_object_get_member(t, "data_offsets");
+      if (!off || !JSON_NODE_HOLDS_ARRAY(off) || json_array_get_length(json_node_get_array(off)) != 2)
+        bad(o, where + "data_offsets must be [begin, end]");
+      JsonArray *oa = json_node_get_array(off);
+      if (!get_uint(json_array_get_element(oa, 0), e.begin) || !get_uint(json_array_get_element(oa, 1), e.end))
+        bad(o, where + "data_offsets must be non-negative integers");
+      if (e.begin > e.end) bad(o, where + "data_offsets begin after they end");
+      if (e.end > data_size)
+        bad(o, where + "data_offsets end at " + std::to_string(e.end) + ", past the data section's " +
+                   std::to_string(data_size) + " bytes (truncated file?)");
+      if (e.end - e.begin != numel * element_size(e.dtype))
+        bad(o, where + "data_offsets span " + std::to_string(e.end - e.begin) + " bytes but shape " +
+                   shape_string(e.shape) + " needs " + std::to_string(numel * element_size(e.dtype)));
+      entries_.push_back(std::move(e));
+    } catch (...) {
+      g_list_free(members);
+      throw;
+    }
+  }
+  g_list_free(members);
+
+  // Two tensors sharing bytes means a corrupt or hostile file.
+  std::vector<const TensorEntry *> sorted;
+  for (const auto &e : entries_) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](auto *a, auto *b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < sorted.size(); i++)
+    if (sorted[i]->begin < sorted[i - 1]->end && sorted[i]->begin != sorted[i]->end)
+      bad(o, "tensors \"" + sorted[i - 1]->name + "\" and \"" + sorted[i]->name + "\" overlap");
+}
+
+const TensorEntry *SafetensorsFile::find(const std::string &name) const {
+  for (const auto &e : entries_)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+at::Tensor SafetensorsFile::read(const TensorEntry &e) const {
+  at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
+  if (e.end > e.begin) std::memcpy(t.data_ptr(), data_ + e.begin, e.end - e.begin);
+  return t;
+}
+
+std::map<std::string, at::Tensor> load_weights(
+    const std::string &dir, const std::map<std::string, std::vector<int64_t>> &expected) {
+  if (!g_file_test(dir.c_str(), G_FILE_TEST_IS_DIR))
+    fail(COCOEDIT_ERR_IO, "model directory \"" + dir + "\" does not exist");
+
+  // Which file holds which tensor.
+  std::map<std::string, std::string> where;  // tensor -> file name
+  std::vector<std::string> files;
+  const std::string index_path = join_path(dir, "model.safetensors.index.json");
+  if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
+    std::string text = read_small_file(index_path, 64u << 20);
+    std::unique_ptr<JsonParser, GObjectDeleter> parser(json_parser_new());
+    GError *error = nullptr;
+    if (!json_parser_load_from_data(parser.get(), text.data(), static_cast<gssize>(text.size()), &error)) {
+      std::string msg = error->message;
+      g_clear_error(&error);
+      bad(index_path, "not valid JSON: " + msg);
+    }
+    JsonNode *root = json_parser_get_root(parser.get());
+    JsonNode *wm = root && JSON_NODE_HOLDS_OBJECT(root)
+                       ? json_object_get_member(json_node_get_object(root), "weight_map") : nullptr;
+    if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) bad(index_path, "missing \"weight_map\" object");
+    JsonObject *m = json_node_get_object(wm);
+    GList *names = json_object_get_members(m);
+    for (GList *l = names; l; l = l->next) {
+      JsonNode *v = json_object_get_member(m, static_cast<const char *>(l->data));
+      const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
+                             ? json_node_get_string(v) : nullptr;
+      // Shards must sit in the model directory itself: no "../" escapes.
+      if (!file || !*file || strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, "..")) {
+        g_list_free(names);
+        bad(index_path, "weight_map entry for \"" + std::string(static_cast<const char *>(l->data)) +
+                            "\" is not a file name in the model directory");
+      }
+      where[static_cast<const char *>(l->data)] = file;
+      if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+    }
+    g_list_free(names);
+  } else {
+    files.push_back("model.safetensors");
+    if (!g_file_test(join_path(dir, files[0]).c_str(), G_FILE_TEST_EXISTS))
+      fail(COCOEDIT_ERR_IO, "model directory \"" + dir + "\" has neither model.safetensors nor "
+                            "model.safetensors.index.json");
+  }
+
+  std::map<std::string, at::Tensor> out;
+  for (const auto &file : files) {
+    SafetensorsFile f(join_path(dir, file));
+    for (const auto &e : f.entries()) {
+      auto it = expected.find(e.name);
+      if (it == expected.end())
+        bad(f.path(), "tensor \"" + e.name + "\" is not part of this model's architecture "
+                      "(a checkpoint of another model or config?)");
+      if (!where.empty() && where[e.name] != file)
+        bad(f.path(), "tensor \"" + e.name + "\" is listed in another shard by the index");
+      if (e.shape != it->second)
+        bad(f.path(), "tensor \"" + e.name + "\" has shape " + shape_string(e.shape) +
+                      " but the config needs " + shape_string(it->second));
+      if (out.count(e.name)) bad(f.path(), "tensor \"" + e.name + "\" appears twice");
+      out[e.name] = f.read(e).to(at::kFloat);
+    }
+  }
+  for (const auto &kv : expected)
+    if (!out.count(kv.first))
+      bad(dir, "the weights lack tensor \"" + kv.first + "\" " + shape_string(kv.second) +
+               " (a checkpoint of another model or config?)");
+  return out;
+}
+
+void write_file_atomic(const std::string &path, const std::string &contents) {
+  GError *error = nullptr;
+  // g_file_set_contents writes a temporary file in the same directory,
+  // fsyncs it and renames it over `path`.
+  if (!g_file_set_contents(path.c_str(), contents.data(), static_cast<gssize>(contents.size()), &error)) {
+    std::string msg = error->message;
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_IO, msg);
+  }
+}
+
+namespace {
+
+std::string header_json(const std::vector<std::pair<std::string, at::Tensor>> &tensors,
+                        at::ScalarType dtype, const std::map<std::string, std::string> &metadata) {
+  std::unique_ptr<JsonBuilder, GObjectDeleter> b(json_builder_new());
+  JsonBuilder *j = b.get();
+  json_builder_begin_object(j);
+  if (!metadata.empty()) {
+    json_builder_set_member_name(j, "__metadata__");
+    json_builder_begin_object(j);
+    for (const auto &kv : metadata) {
+      json_builder_set_member_name(j, kv.first.c_str());
+      json_builder_add_string_value(j, kv.second.c_str());
+    }
+    json_builder_end_object(j);
+  }
+  uint64_t offset = 0;
+  for (const auto &nt : tensors) {
+    uint64_t bytes = static_cast<uint64_t>(nt.second.numel()) * element_size(dtype);
+    json_builder_set_member_name(j, nt.first.c_str());
+    json_builder_begin_object(j);
+    json_builder_set_member_name(j, "dtype");
+    json_builder_add_string_value(j, dtype_name(dtype));
+    json_builder_set_member_name(j, "shape");
+    json_builder_begin_array(j);
+    for (int64_t d : nt.second.sizes()) json_builder_add_int_value(j, d);
+    json_builder_end_array(j);
+    json_builder_set_member_name(j, "data_offsets");
+    json_builder_begin_array(j);
+    json_builder_add_int_value(j, static_cast<gint64>(offset));
+    json_builder_add_int_value(j, static_cast<gint64>(offset + bytes));
+    json_builder_end_array(j);
+    json_builder_end_object(j);
+    offset += bytes;
+  }
+  json_builder_end_object(j);
+  std::unique_ptr<JsonGenerator, GObjectDeleter> gen(json_generator_new());
+  JsonNode *root = json_builder_get_root(j);
+  json_generator_set_root(gen.get(), root);
+  gchar *text = json_generator_to_data(gen.get(), nullptr);
+  std::string r(text);
+  g_free(text);
+  json_node_unref(root);
+  // Pad so that the data section starts 8-byte aligned, as other writers do.
+  while ((r.size() + 8) % 8) r += ' ';
+  return r;
+}
+
+}  // namespace
+
+void write_safetensors(const std::string &path,
+                       const std::vector<std::pair<std::string, at::Tensor>> &tensors,
+                       at::ScalarType dtype, const std::map<std::string, std::string> &metadata) {
+  std::string header = header_json(tensors, dtype, metadata);
+  std::string buf;
+  uint64_t n = header.size();
+  for (int i = 0; i < 8; i++) buf += static_cast<char>((n >> (8 * i)) & 0xff);
+  buf += header;
+  for (const auto &nt : tensors) {
+    at::Tensor t = nt.second.detach().to(at::kCPU).to(dtype).contiguous();
+    buf.append(static_cast<const char *>(t.data_ptr()), t.numel() * element_size(dtype));
+  }
+  write_file_atomic(path, buf);
+}
+
+void save_weights(const std::string &dir,
+                  const std::vector<std::pair<std::string, at::Tensor>> &tensors,
+                  at::ScalarType dtype, size_t max_shard_bytes,
+                  const std::map<std::string, std::string> &metadata) {
+  if (g_mkdir_with_parents(dir.c_str(), 0755) != 0)
+    fail(COCOEDIT_ERR_IO, "cannot create \"" + dir + "\": " + g_strerror(errno));
+
+  // Split into shards greedily, in order.
+  std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
+  size_t shard_bytes = 0, total = 0;
+  for (const auto &nt : tensors) {
+    size_t bytes = static_cast<size_t>(nt.second.numel()) * element_size(dtype);
+    if (max_shard_bytes && shard_bytes && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(nt);
+    shard_bytes += bytes;
+    total += bytes;
+  }
+
+  std::set<std::string> keep;
+  if (shards.size() == 1) {
+    write_safetensors(join_path(dir, "model.safetensors"), tensors, dtype, metadata);
+    keep.insert("model.safetensors");
+  } else {
+    std::unique_ptr<JsonBuilder, GObjectDeleter> b(json_builder_new());
+    JsonBuilder *j = b.get();
+    json_builder_begin_object(j);
+    json_builder_set_member_name(j, "metadata");
+    json_builder_begin_object(j);
+    json_builder_set_member_name(j, "total_size");
+    json_builder_add_int_value(j, static_cast<gint64>(total));
+    json_builder_end_object(j);
+    json_builder_set_member_name(j, "weight_map");
+    json_builder_begin_object(j);
+    for (size_t k = 0; k < shards.size(); k++) {
+      gchar *name = g_strdup_printf("model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
+      write_safetensors(join_path(dir, name), shards[k], dtype, metadata);
+      keep.insert(name);
+      for (const auto &nt : shards[k]) {
+        json_builder_set_member_name(j, nt.first.c_str());
+        json_builder_add_string_value(j, name);
+      }
+      g_free(name);
+    }
+    json_builder_end_object(j);
+    json_builder_end_object(j);
+    std::unique_ptr<JsonGenerator, GObjectDeleter> gen(json_generator_new());
+    JsonNode *root = json_builder_get_root(j);
+    json_generator_set_root(gen.get(), root);
+    json_generator_set_pretty(gen.get(), TRUE);
+    gchar *text = json_generator_to_data(gen.get(), nullptr);
+    write_file_atomic(join_path(dir, "model.safetensors.index.json"), std::string(text) + "\n");
+    keep.insert("model.safetensors.index.json");
+    g_free(text);
+    json_node_unref(root);
+  }
+
+  // Only now that the new set is complete, drop what an earlier save left.
+  GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
+  if (!d) return;
+  while (const gchar *name = g_dir_read_name(d)) {
+    std::string s(name);
+    bool ours = s == "model.safetensors" || s == "model.safetensors.index.json" ||
+                (g_str_has_prefix(name, "model-") && g_str_has_suffix(name, ".safetensors"));
+    if (ours && !keep.count(s)) g_unlink(join_path(dir, s).c_str());
+  }
+  g_dir_close(d);
+}
+
+}  // namespace cocoedit

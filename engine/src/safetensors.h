@@ -1,0 +1,88 @@
+// safetensors.h — reading and writing weights in the safetensors format
+// (8-byte little-endian header length, JSON header, raw little-endian data),
+// single files and shards listed in an `*.index.json`.
+//
+// Reading validates every header field, offset and shape before any data is
+// touched, and maps the file instead of reading it whole.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cocoedit {
+
+struct TensorEntry {
+  std::string name;
+  at::ScalarType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;  // byte offsets into the data section
+  uint64_t end = 0;
+};
+
+class SafetensorsFile {
+ public:
+  // Maps and validates `path`; throws cocoedit::Error naming the file and
+  // the problem (COCOEDIT_ERR_IO or COCOEDIT_ERR_FORMAT).
+  explicit SafetensorsFile(const std::string &path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile &) = delete;
+  SafetensorsFile &operator=(const SafetensorsFile &) = delete;
+
+  // Same as the constructor, over bytes in memory (for the fuzz target).
+  static std::unique_ptr<SafetensorsFile> from_bytes(const uint8_t *data, size_t size,
+                                                     const std::string &origin);
+
+  const std::vector<TensorEntry> &entries() const { return entries_; }
+  const TensorEntry *find(const std::string &name) const;
+  const std::map<std::string, std::string> &metadata() const { return metadata_; }
+  // A new CPU tensor holding a copy of the entry's data in its stored dtype.
+  at::Tensor read(const TensorEntry &entry) const;
+  const std::string &path() const { return path_; }
+
+ private:
+  SafetensorsFile() = default;
+  void parse(const uint8_t *bytes, size_t size);
+
+  std::string path_;
+  void *mapped_ = nullptr;  // GMappedFile
+  const uint8_t *data_ = nullptr;  // start of the data section
+  std::vector<TensorEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// The dtype names of the format ("F32", "F16", "BF16") and back.
+const char *dtype_name(at::ScalarType t);
+at::ScalarType dtype_from_config(const std::string &config_dtype);  // "float32" -> kFloat
+
+// Loads the weights of a model directory: `model.safetensors.index.json` with
+// its shards when present, else `model.safetensors`.  Every name in
+// `expected` must be present with exactly that shape, and no other tensor may
+// be: a checkpoint of another architecture is refused with the first
+// difference named.  Tensors come back as float32 CPU tensors.
+std::map<std::string, at::Tensor> load_weights(
+    const std::string &model_dir, const std::map<std::string, std::vector<int64_t>> &expected);
+
+// Writes `tensors` (in this order) as `model.safetensors`, or as
+// `model-0000k-of-0000n.safetensors` shards of at most `max_shard_bytes` plus
+// the index when that limit is not 0 and is exceeded.  Each file goes to a
+// temporary name first and is renamed into place; stale shards of an earlier
+// save are removed only after the new index is in place.
+void save_weights(const std::string &model_dir,
+                  const std::vector<std::pair<std::string, at::Tensor>> &tensors,
+                  at::ScalarType dtype, size_t max_shard_bytes,
+                  const std::map<std::string, std::string> &metadata);
+
+// Writes one safetensors file atomically (used for LoRA files too).
+void write_safetensors(const std::string &path,
+                       const std::vector<std::pair<std::string, at::Tensor>> &tensors,
+                       at::ScalarType dtype, const std::map<std::string, std::string> &metadata);
+
+// Writes `contents` to `path` through a temporary file and a rename.
+void write_file_atomic(const std::string &path, const std::string &contents);
+
+}  // namespace cocoedit

@@ -1,0 +1,97 @@
+// sampler.cpp — schedules, guidance, Euler and SDE steps (see sampler.h).
+#include "sampler.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "error.h"
+
+namespace cocoedit {
+
+double resolution_shift(const ModelConfig &config, int64_t n_tokens) {
+  const double ref = std::pow(static_cast<double>(config.image_size / config.patch_size), 2);
+  const double s = config.time_shift * std::sqrt(static_cast<double>(n_tokens) / ref);
+  return std::clamp(s, 1.0, 16.0);
+}
+
+std::vector<double> sigma_schedule(int steps, double shift, double strength, double sigma_min) {
+  if (steps < 1) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "steps must be at least 1");
+  if (!(strength > 0.0 && strength <= 1.0)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "strength must be in (0, 1]");
+  std::vector<double> sigmas;
+  for (int i = 0; i <= steps; i++) {
+    // Uniform in t from `strength` down to `sigma_min`, then shifted.
+    const double t = strength + (sigma_min - strength) * i / steps;
+    sigmas.push_back(shift * t / (1.0 + (shift - 1.0) * t));
+  }
+  return sigmas;
+}
+
+at::Tensor guided_velocity(EditModelImpl &model, const at::Tensor &x, double t, const Conditioning &cond,
+                           const Guidance &g) {
+  const int64_t B = x.size(0);
+  auto tt = at::full({B}, t, x.options().dtype(at::kFloat));
+  std::optional<at::Tensor> emb;
+  if (model.config.guidance_embed) emb = at::full({B}, g.embedded, tt.options());
+
+  auto v_full = model.forward(x, cond.source, cond.mask, tt, cond.text, emb);
+  const bool use_text = g.text != 1.0, use_image = g.image != 1.0;
+  if (!use_text && !use_image) return v_full;
+  if ((use_text || use_image) && !cond.empty_text)
+    fail(COCOEDIT_ERR_INTERNAL, "guidance needs the empty instruction's encoding");
+  auto v_img = model.forward(x, cond.source, cond.mask, tt, *cond.empty_text, emb);
+  if (!use_image) return v_img + g.text * (v_full - v_img);
+  auto v_none = model.forward(x, std::nullopt, cond.mask, tt, *cond.empty_text, emb);
+  return v_none + g.image * (v_img - v_none) + g.text * (v_full - v_img);
+}
+
+at::Tensor euler_step(const at::Tensor &x, const at::Tensor &v, double sigma, double sigma_next) {
+  return x + (sigma_next - sigma) * v;
+}
+
+SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double sigma_next, double a,
+                 const std::optional<at::Tensor> &noise, const std::optional<at::Tensor> &x_next) {
+  // σ = 1 would divide by zero in sqrt(t / (1 − t)); Flow-GRPO evaluates the
+  // noise level at the first step's σ just below 1 the same way.
+  const double t = std::min(sigma, 1.0 - 1e-3);
+  const double dt = sigma_next - sigma;
+  const double st = a * std::sqrt(t / (1.0 - t));
+  SdeStep out;
+  out.mean = x * (1.0 + st * st * dt / (2.0 * t)) + v * (1.0 + st * st * (1.0 - t) / (2.0 * t)) * dt;
+  out.std = st * std::sqrt(-dt);
+  if (x_next) {
+    out.x_next = *x_next;
+  } else {
+    if (!noise) fail(COCOEDIT_ERR_INTERNAL, "sde_step needs noise or x_next");
+    out.x_next = out.mean + out.std * *noise;
+  }
+  // log N(x_next; μ, std²), averaged over all pixels of each sample.
+  auto d = (out.x_next.detach() - out.mean).to(at::kFloat);
+  auto lp = -d.pow(2) / (2.0 * out.std * out.std) - std::log(out.std) - 0.5 * std::log(2.0 * M_PI);
+  out.log_prob = lp.flatten(1).mean(1);
+  return out;
+}
+
+at::Tensor sample(EditModelImpl &model, at::Tensor x, const std::vector<double> &sigmas, const Conditioning &cond,
+                  const Guidance &g, const StepCallback &on_step) {
+  const int n = static_cast<int>(sigmas.size()) - 1;
+  for (int i = 0; i < n; i++) {
+    auto v = guided_velocity(model, x, sigmas[i], cond, g);
+    x = euler_step(x, v, sigmas[i], sigmas[i + 1]);
+    if (on_step && !on_step(i + 1, n)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
+  }
+  // A schedule that stops above σ = 0 ends with the one-step estimate of x0.
+  if (sigmas.back() > 0) {
+    auto v = guided_velocity(model, x, sigmas.back(), cond, g);
+    x = x - sigmas.back() * v;
+  }
+  return x;
+}
+
+at::Tensor seeded_noise(uint64_t seed, at::IntArrayRef shape, const at::Device &device) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::normal(0.0, 1.0, shape, gen).to(device);
+}
+
+}  // namespace cocoedit

@@ -1,0 +1,84 @@
+// sampler.h — turning noise into an edited image with the flow model.
+//
+// One implementation serves the engine and the trainer: the deterministic
+// Euler solver the plug-in runs, and the stochastic (SDE) step with its
+// Gaussian log-probability that Flow-GRPO rollouts need.
+//
+// Conventions (design/cocoedit-rl.md): x_t = (1 − t)·x0 + t·ε, the model
+// predicts v = ε − x0, t = σ runs from 1 (noise) to 0 (image).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "model.h"
+
+namespace cocoedit {
+
+// The schedule's shift for an image of `n_tokens` target tokens: the
+// config's shift holds at its own working size and grows with the square
+// root of the token count (more pixels need more noise to hide the image,
+// the same reasoning as FLUX's resolution-dependent shift), clamped to [1, 16].
+double resolution_shift(const ModelConfig &config, int64_t n_tokens);
+
+// σ_0 = strength > σ_1 > ... > σ_steps = 0: a uniform grid in t shifted by
+// s·t / (1 + (s − 1)·t).  `strength` < 1 starts the edit part-way, from the
+// noised source (an img2img-style "preserve" control).
+std::vector<double> sigma_schedule(int steps, double shift, double strength = 1.0,
+                                   double sigma_min = 0.0);
+
+// Guidance settings of one sampling run.
+struct Guidance {
+  double text = 1.0;      // instruction CFG scale (1 = off)
+  double image = 1.0;     // source-image CFG scale (1 = off)
+  double embedded = 2.5;  // value fed to a guidance-distilled model
+};
+
+// Everything the velocity depends on besides x_t and t.
+struct Conditioning {
+  at::Tensor source;              // (B, 3, H, W) in [-1, 1]
+  std::optional<at::Tensor> mask; // (B, 1, H, W) in [0, 1]
+  TextContext text;               // the instruction
+  std::optional<TextContext> empty_text;  // "" — needed when guidance.text != 1
+};
+
+// Velocity with classifier-free guidance: with image guidance (as in
+// InstructPix2Pix), v = v∅∅ + g_img·(v_img − v∅∅) + g_txt·(v_full − v_img);
+// with text guidance only, v = v_img + g_txt·(v_full − v_img).
+at::Tensor guided_velocity(EditModelImpl &model, const at::Tensor &x, double t,
+                           const Conditioning &cond, const Guidance &g);
+
+// One deterministic Euler step: x + (σ_next − σ)·v.
+at::Tensor euler_step(const at::Tensor &x, const at::Tensor &v, double sigma, double sigma_next);
+
+// One Flow-GRPO SDE step (σ_t = a·sqrt(t / (1 − t)), dt = σ_next − σ < 0):
+//   μ = x·(1 + σ_t²·dt / (2t)) + v·(1 + σ_t²·(1 − t) / (2t))·dt
+//   x_next = μ + σ_t·sqrt(−dt)·ε
+// `noise` is ε; when `x_next` is given, its log-probability is computed
+// instead of a new sample (the ratio of PPO-style losses).
+struct SdeStep {
+  at::Tensor x_next;
+  at::Tensor mean;
+  double std = 0.0;
+  at::Tensor log_prob;  // (B,) mean over pixels of the Gaussian log-density
+};
+SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double sigma_next,
+                 double a, const std::optional<at::Tensor> &noise,
+                 const std::optional<at::Tensor> &x_next = std::nullopt);
+
+// Returns false to stop: sample() then throws COCOEDIT_ERR_CANCELLED.
+using StepCallback = std::function<bool(int step, int n_steps)>;
+
+// Runs the Euler solver from `x_start` (noise, or the noised source when
+// strength < 1) over `sigmas`; returns the clean image estimate.
+at::Tensor sample(EditModelImpl &model, at::Tensor x_start, const std::vector<double> &sigmas,
+                  const Conditioning &cond, const Guidance &g, const StepCallback &on_step = nullptr);
+
+// Seeded standard-normal noise made on the CPU and moved to `device`, so that
+// the same seed gives the same noise on every machine and thread count.
+at::Tensor seeded_noise(uint64_t seed, at::IntArrayRef shape, const at::Device &device);
+
+}  // namespace cocoedit
