@@ -102,7 +102,14 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path) {
     fail(COCOEDIT_ERR_IO, msg);
   }
   mapped_ = m;
-  parse(reinterpret_cast<const uint8_t *>(g_mapped_file_get_contents(m)), g_mapped_file_get_length(m));
+  try {
+    parse(reinterpret_cast<const uint8_t *>(g_mapped_file_get_contents(m)), g_mapped_file_get_length(m));
+  } catch (...) {
+    // The destructor does not run for a constructor that throws.
+    g_mapped_file_unref(m);
+    mapped_ = nullptr;
+    throw;
+  }
 }
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::from_bytes(const uint8_t *data, size_t size,
@@ -257,9 +264,9 @@ std::map<std::string, at::Tensor> load_weights(
                              ? json_node_get_string(v) : nullptr;
       // Shards must sit in the model directory itself: no "../" escapes.
       if (!file || !*file || strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, "..")) {
+        const std::string tensor = static_cast<const char *>(l->data);
         g_list_free(names);
-        bad(index_path, "weight_map entry for \"" + std::string(static_cast<const char *>(l->data)) +
-                            "\" is not a file name in the model directory");
+        bad(index_path, "weight_map entry for \"" + tensor + "\" is not a file name in the model directory");
       }
       where[static_cast<const char *>(l->data)] = file;
       if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);

@@ -47,7 +47,7 @@ typedef struct
   gint64   started;
 } Progress;
 
-static gboolean
+static bool
 report_progress (int   step,
                  int   n_steps,
                  void *user_data)
@@ -110,8 +110,7 @@ engine_failure (gboolean              json,
 }
 
 static int
-usage_error (GOptionContext *ctx,
-             const gchar    *message)
+usage_error (const gchar *message)
 {
   fprintf (stderr, "cocoedit: %s\n", message);
   fprintf (stderr, "Try 'cocoedit --help'.\n");
@@ -189,11 +188,11 @@ cmd_info (int    argc,
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (! g_option_context_parse (ctx, &argc, &argv, &error))
-    return usage_error (ctx, error->message);
+    return usage_error (error->message);
   if (argc > 2)
-    return usage_error (ctx, "info takes at most one model directory");
+    return usage_error ("info takes at most one model directory");
   if (! parse_device (device, &params.device))
-    return usage_error (ctx, "--device must be auto, cpu or cuda");
+    return usage_error ("--device must be auto, cpu or cuda");
   dir = argc == 2 ? argv[1] : default_model ();
 
   if (cocoedit_model_open (dir, &params, &model, &err) != COCOEDIT_OK)
@@ -254,11 +253,11 @@ cmd_init_model (int    argc,
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (! g_option_context_parse (ctx, &argc, &argv, &error))
-    return usage_error (ctx, error->message);
+    return usage_error (error->message);
   if (! config || ! out || argc != 1)
-    return usage_error (ctx, "init-model needs --config and --output");
+    return usage_error ("init-model needs --config and --output");
   if (shard_mib < 0 || seed < 0)
-    return usage_error (ctx, "--seed and --shard-mib must not be negative");
+    return usage_error ("--seed and --shard-mib must not be negative");
   params.device = COCOEDIT_DEVICE_CPU;
   if (cocoedit_model_create_random (config, (uint64_t) seed, &params, &model, &err) != COCOEDIT_OK)
     return engine_failure (FALSE, config, &err);
@@ -312,15 +311,15 @@ cmd_edit (int    argc,
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (! g_option_context_parse (ctx, &argc, &argv, &error))
-    return usage_error (ctx, error->message);
+    return usage_error (error->message);
   if (argc != 2)
-    return usage_error (ctx, "edit needs exactly one input image");
+    return usage_error ("edit needs exactly one input image");
   if (! prompt || ! out)
-    return usage_error (ctx, "edit needs --prompt and --output");
+    return usage_error ("edit needs --prompt and --output");
   if (! parse_device (device, &oparams.device))
-    return usage_error (ctx, "--device must be auto, cpu or cuda");
+    return usage_error ("--device must be auto, cpu or cuda");
   if (seed < 0)
-    return usage_error (ctx, "--seed must not be negative");
+    return usage_error ("--seed must not be negative");
 
   if (! cocoedit_pixels_load (argv[1], 4, MAX_SIDE, &src, &error))
     {

@@ -1,0 +1,529 @@
+/* test-capi.c — the public C API, from a C program (nothing of C++ may be
+ * needed to use it).  Runs on the small random model the build makes
+ * (COCOEDIT_TEST_MODEL) and the tiny config (COCOEDIT_TEST_CONFIG). */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cocoedit.h"
+
+static const gchar *model_dir;
+static const gchar *config_path;
+static cocoedit_model *model;
+
+/* An RGBA8 image with a row padding of `pad` bytes and a deterministic
+ * pattern, so that every pixel differs from its neighbours. */
+typedef struct
+{
+  cocoedit_image img;
+  guint8        *buf;
+} Image;
+
+static Image
+image_new (int w, int h, int pad, cocoedit_pixel_format fmt, guint seed)
+{
+  Image  im;
+  size_t px = fmt == COCOEDIT_RGBA8 ? 4 : fmt == COCOEDIT_RGBA_F32 ? 16 : fmt == COCOEDIT_GRAY8 ? 1 : 4;
+  GRand *r = g_rand_new_with_seed (seed);
+
+  im.img.width = w;
+  im.img.height = h;
+  im.img.format = fmt;
+  im.img.stride = (size_t) w * px + pad;
+  im.buf = g_malloc0 (im.img.stride * h);
+  im.img.data = im.buf;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        guint8 *p = im.buf + (size_t) y * im.img.stride + (size_t) x * px;
+        if (fmt == COCOEDIT_RGBA8)
+          for (int c = 0; c < 4; c++)
+            p[c] = (guint8) g_rand_int_range (r, 0, 256);
+        else if (fmt == COCOEDIT_RGBA_F32)
+          for (int c = 0; c < 4; c++)
+            {
+              float v = (float) g_rand_double (r);
+              memcpy (p + 4 * c, &v, 4);
+            }
+      }
+  g_rand_free (r);
+  return im;
+}
+
+static void
+image_free (Image *im)
+{
+  g_clear_pointer (&im->buf, g_free);
+}
+
+/* A GRAY8 mask with a rectangle of `value` (and a soft ramp on its left
+ * edge when `soft`). */
+static Image
+mask_rect (int w, int h, int x0, int y0, int x1, int y1, gboolean soft)
+{
+  Image m = image_new (w, h, 3, COCOEDIT_GRAY8, 0);
+
+  for (int y = y0; y < y1; y++)
+    for (int x = x0; x < x1; x++)
+      {
+        int v = 255;
+        if (soft && x - x0 < 8)
+          v = 32 * (x - x0 + 1) - 1;
+        m.buf[(size_t) y * m.img.stride + x] = (guint8) v;
+      }
+  return m;
+}
+
+static cocoedit_edit_params
+params (const char *prompt, guint64 seed)
+{
+  cocoedit_edit_params p = cocoedit_edit_default_params ();
+
+  p.prompt = prompt;
+  p.seed = seed;
+  p.steps = 3;
+  return p;
+}
+
+static gboolean
+same_rows (const Image *a, const Image *b)
+{
+  size_t row = (size_t) a->img.width * (a->img.format == COCOEDIT_RGBA8 ? 4 : 16);
+
+  for (int y = 0; y < a->img.height; y++)
+    if (memcmp (a->buf + y * a->img.stride, b->buf + y * b->img.stride, row) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_version (void)
+{
+  g_assert_cmpstr (cocoedit_version (), ==, "0.1.0");
+  g_assert_cmpstr (cocoedit_status_name (COCOEDIT_ERR_CANCELLED), ==, "cancelled");
+  g_assert_nonnull (cocoedit_status_name ((cocoedit_status) 99));
+}
+
+static void
+test_open_errors (void)
+{
+  cocoedit_model      *m = (cocoedit_model *) 0x1;
+  cocoedit_error       err;
+  cocoedit_open_params p = cocoedit_open_default_params ();
+  g_autofree gchar    *dir = g_dir_make_tmp ("cocoedit-test-XXXXXX", NULL);
+
+  g_assert_cmpint (cocoedit_model_open ("/nonexistent/model", NULL, &m, &err), ==, COCOEDIT_ERR_IO);
+  g_assert_null (m);
+  g_assert_nonnull (strstr (err.message, "/nonexistent/model"));
+
+  /* A directory without config.json. */
+  g_assert_cmpint (cocoedit_model_open (dir, NULL, &m, &err), ==, COCOEDIT_ERR_IO);
+  g_assert_nonnull (strstr (err.message, "config.json"));
+
+  g_assert_cmpint (cocoedit_model_open (NULL, NULL, &m, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+  g_assert_cmpint (cocoedit_model_open (model_dir, NULL, NULL, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+
+  p.struct_size = 3;
+  g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+  p = cocoedit_open_default_params ();
+  p.lora_path = config_path; /* not a safetensors file */
+  g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_FORMAT);
+  g_rmdir (dir);
+}
+
+static void
+test_info (void)
+{
+  cocoedit_model_info info;
+  cocoedit_error      err;
+
+  g_assert_cmpint (cocoedit_model_get_info (model, &info, &err), ==, COCOEDIT_OK);
+  g_assert_cmpstr (info.architecture, ==, "cocoedit-kontext");
+  g_assert_cmpint (info.n_parameters, >, 1000);
+  g_assert_cmpint (info.working_size, ==, 32);
+  g_assert_cmpint (info.patch_size, ==, 4);
+  g_assert_true (info.has_mask_channel);
+  g_assert_true (g_str_has_prefix (info.device, "cpu ("));
+}
+
+/* Outside the mask the output is the source, byte for byte; inside, the
+ * model changed something; alpha is the source's everywhere. */
+static void
+check_preserved (cocoedit_pixel_format fmt)
+{
+  const int      W = 97, H = 61;
+  Image          src = image_new (W, H, 12, fmt, 1);
+  Image          out = image_new (W, H, 12, fmt, 2);
+  Image          mask = mask_rect (W, H, 30, 20, 60, 45, TRUE);
+  cocoedit_edit_params p = params ("replace the cat with a dog", 42);
+  cocoedit_error err;
+  size_t         px = fmt == COCOEDIT_RGBA8 ? 4 : 16;
+  size_t         ch = px / 4;
+  int            changed = 0;
+
+  g_assert_cmpint (cocoedit_edit (model, &src.img, &mask.img, &p, &out.img, &err), ==, COCOEDIT_OK);
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      {
+        const guint8 *s = src.buf + y * src.img.stride + x * px;
+        const guint8 *o = out.buf + y * out.img.stride + x * px;
+        guint8        m = mask.buf[y * mask.img.stride + x];
+
+        g_assert_cmpmem (s + 3 * ch, ch, o + 3 * ch, ch); /* alpha */
+        if (m == 0)
+          g_assert_cmpmem (s, px, o, px);
+        else if (memcmp (s, o, 3 * ch) != 0)
+          changed++;
+      }
+  g_assert_cmpint (changed, >, (30 * 25) / 2);
+  image_free (&src);
+  image_free (&out);
+  image_free (&mask);
+}
+
+static void
+test_preserve_rgba8 (void)
+{
+  check_preserved (COCOEDIT_RGBA8);
+}
+
+static void
+test_preserve_float (void)
+{
+  check_preserved (COCOEDIT_RGBA_F32);
+}
+
+/* A soft mask scales the change: |out − src| ≤ m·255 wherever the mask is m
+ * (the output is src + m·(edit − src)), and full-strength pixels change. */
+static void
+test_soft_mask (void)
+{
+  const int            W = 64, H = 40;
+  Image                src = image_new (W, H, 0, COCOEDIT_RGBA8, 3);
+  Image                out = image_new (W, H, 0, COCOEDIT_RGBA8, 0);
+  Image                m = mask_rect (W, H, 0, 0, W, H, FALSE);
+  cocoedit_edit_params p = params ("make it red", 5);
+  cocoedit_error       err;
+  int                  changed_full = 0;
+
+  /* A horizontal ramp: 0 at the left edge, 255 at the right. */
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      m.buf[y * m.img.stride + x] = (guint8) (x * 255 / (W - 1));
+  g_assert_cmpint (cocoedit_edit (model, &src.img, &m.img, &p, &out.img, &err), ==, COCOEDIT_OK);
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      for (int c = 0; c < 3; c++)
+        {
+          int    i = (y * W + x) * 4 + c;
+          double mv = m.buf[y * m.img.stride + x];
+
+          g_assert_cmpfloat (fabs ((double) out.buf[i] - src.buf[i]), <=, mv + 0.5);
+          changed_full += x == W - 1 && out.buf[i] != src.buf[i];
+        }
+  g_assert_cmpint (changed_full, >, H);
+  image_free (&src);
+  image_free (&out);
+  image_free (&m);
+}
+
+static void
+test_determinism (void)
+{
+  const int            W = 50, H = 40;
+  Image                src = image_new (W, H, 4, COCOEDIT_RGBA8, 4);
+  Image                a = image_new (W, H, 4, COCOEDIT_RGBA8, 0);
+  Image                b = image_new (W, H, 4, COCOEDIT_RGBA8, 0);
+  Image                c = image_new (W, H, 4, COCOEDIT_RGBA8, 0);
+  cocoedit_edit_params p = params ("把猫换成狗", 7);
+  cocoedit_error       err;
+
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &a.img, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+  g_assert_true (same_rows (&a, &b));
+  p.seed = 8;
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &c.img, &err), ==, COCOEDIT_OK);
+  g_assert_false (same_rows (&a, &c));
+  /* Another instruction, another result: the text reaches the model. */
+  p.seed = 7;
+  p.prompt = "猫を犬に置き換えて";
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &c.img, &err), ==, COCOEDIT_OK);
+  g_assert_false (same_rows (&a, &c));
+  image_free (&src);
+  image_free (&a);
+  image_free (&b);
+  image_free (&c);
+}
+
+/* Every rejected request leaves the output as it was. */
+static void
+expect_rejected (const cocoedit_image       *src,
+                 const cocoedit_image       *mask,
+                 const cocoedit_edit_params *p,
+                 Image                      *out,
+                 cocoedit_status             status,
+                 const char                 *fragment)
+{
+  g_autofree guint8 *before = g_memdup2 (out->buf, out->img.stride * out->img.height);
+  cocoedit_error     err;
+
+  g_assert_cmpint (cocoedit_edit (model, src, mask, p, &out->img, &err), ==, status);
+  g_assert_cmpint (err.code, ==, status);
+  if (fragment)
+    g_assert_nonnull (strstr (err.message, fragment));
+  g_assert_cmpmem (before, out->img.stride * out->img.height, out->buf, out->img.stride * out->img.height);
+}
+
+static void
+test_bad_input (void)
+{
+  const int            W = 30, H = 20;
+  Image                src = image_new (W, H, 0, COCOEDIT_RGBA8, 5);
+  Image                out = image_new (W, H, 0, COCOEDIT_RGBA8, 6);
+  Image                small = mask_rect (W - 1, H, 0, 0, 5, 5, FALSE);
+  Image                empty = mask_rect (W, H, 0, 0, 0, 0, FALSE);
+  cocoedit_edit_params p = params ("make it blue", 1);
+  cocoedit_image       rgba_mask = src.img;
+  cocoedit_image       narrow = src.img;
+
+  p.prompt = "";
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "empty");
+  p.prompt = "  \n\t ";
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "empty");
+  p.prompt = "caf\xc3\x28 au lait";
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "UTF-8");
+  p.prompt = NULL;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, NULL);
+  p.prompt = "make it blue";
+  expect_rejected (&src.img, &small.img, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "29x20");
+  expect_rejected (&src.img, &empty.img, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "mask is empty");
+  expect_rejected (&src.img, &rgba_mask, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "GRAY8");
+  narrow.stride = 4;
+  expect_rejected (&narrow, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "stride");
+  p.strength = 0.0f;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "strength");
+  p.strength = NAN;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "strength");
+  p.strength = 1.0f;
+  p.steps = 5000;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "steps");
+  p.steps = 3;
+  p.guidance = INFINITY;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "guidance");
+  p.guidance = -1.0f;
+  p.struct_size = 1;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "struct_size");
+  image_free (&src);
+  image_free (&out);
+  image_free (&small);
+  image_free (&empty);
+}
+
+typedef struct
+{
+  int calls;
+  int stop_at;
+} CancelState;
+
+static bool
+cancel_at (int step, int n_steps, void *user_data)
+{
+  CancelState *s = user_data;
+
+  s->calls++;
+  g_assert_cmpint (step, <=, n_steps);
+  return step < s->stop_at;
+}
+
+static void
+test_cancel (void)
+{
+  const int            W = 30, H = 30;
+  Image                src = image_new (W, H, 0, COCOEDIT_RGBA8, 8);
+  Image                out = image_new (W, H, 0, COCOEDIT_RGBA8, 9);
+  cocoedit_edit_params p = params ("remove the lamp", 3);
+  CancelState          s = { 0, 2 };
+
+  p.steps = 6;
+  p.progress = cancel_at;
+  p.user_data = &s;
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_CANCELLED, "cancel");
+  g_assert_cmpint (s.calls, ==, 3); /* steps 0, 1, 2 */
+
+  /* The progress callback sees every step when it does not cancel. */
+  s = (CancelState) { 0, 1000 };
+  {
+    cocoedit_error err;
+    g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &out.img, &err), ==, COCOEDIT_OK);
+  }
+  g_assert_cmpint (s.calls, ==, 7);
+  image_free (&src);
+  image_free (&out);
+}
+
+static void
+test_tiny_image (void)
+{
+  Image                src = image_new (1, 1, 0, COCOEDIT_RGBA8, 10);
+  Image                out = image_new (1, 1, 0, COCOEDIT_RGBA8, 11);
+  cocoedit_edit_params p = params ("make it green", 1);
+  cocoedit_error       err;
+
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &out.img, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (out.buf[3], ==, src.buf[3]);
+  image_free (&src);
+  image_free (&out);
+}
+
+static long
+peak_rss_kib (void)
+{
+  struct rusage u;
+
+  getrusage (RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+/* An 8000×6000 image with a small selection: only the crop is worked on,
+ * so the edit adds little memory to the two image buffers themselves. */
+static void
+test_large_image (void)
+{
+  const int            W = 8000, H = 6000;
+  Image                src = { { W, H, COCOEDIT_RGBA8, (size_t) W * 4, NULL }, NULL };
+  Image                mask = { { W, H, COCOEDIT_GRAY8, (size_t) W, NULL }, NULL };
+  cocoedit_edit_params p = params ("add a red balloon", 2);
+  cocoedit_error       err;
+  long                 before;
+
+  src.buf = g_malloc ((size_t) W * H * 4);
+  for (size_t i = 0; i < (size_t) W * H * 4; i++)
+    src.buf[i] = (guint8) (i * 2654435761u >> 24);
+  src.img.data = src.buf;
+  mask.buf = g_malloc ((size_t) W * H);
+  memset (mask.buf, 0, (size_t) W * H); /* touch every page before measuring */
+  mask.img.data = mask.buf;
+  for (int y = 3000; y < 3100; y++)
+    memset (mask.buf + (size_t) y * W + 5000, 255, 120);
+  before = peak_rss_kib ();
+  /* In place: output aliases the source. */
+  g_assert_cmpint (cocoedit_edit (model, &src.img, &mask.img, &p, &src.img, &err), ==, COCOEDIT_OK);
+  g_test_message ("peak RSS grew by %ld KiB", peak_rss_kib () - before);
+  g_assert_cmpint (peak_rss_kib () - before, <, 64 * 1024);
+  g_assert_cmpint (src.buf[0], ==, 0);
+  image_free (&src);
+  image_free (&mask);
+}
+
+/* Save a model (sharded), load it back: same weights, same edit. */
+static void
+test_round_trip (void)
+{
+  g_autofree gchar    *dir = g_dir_make_tmp ("cocoedit-rt-XXXXXX", NULL);
+  cocoedit_model      *fresh = NULL, *loaded = NULL;
+  cocoedit_error       err;
+  const int            W = 40, H = 24;
+  Image                src = image_new (W, H, 0, COCOEDIT_RGBA8, 12);
+  Image                a = image_new (W, H, 0, COCOEDIT_RGBA8, 0);
+  Image                b = image_new (W, H, 0, COCOEDIT_RGBA8, 0);
+  cocoedit_edit_params p = params ("turn the sky orange", 9);
+  g_autoptr (GDir)     d = NULL;
+  const gchar         *name;
+  int                  shards = 0;
+
+  g_assert_cmpint (cocoedit_model_create_random (config_path, 123, NULL, &fresh, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_model_save (fresh, dir, 256 * 1024, &err), ==, COCOEDIT_OK);
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d)))
+    shards += g_str_has_suffix (name, ".safetensors");
+  g_assert_cmpint (shards, >=, 2);
+  g_assert_cmpint (cocoedit_model_open (dir, NULL, &loaded, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_edit (fresh, &src.img, NULL, &p, &a.img, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_edit (loaded, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+  g_assert_true (same_rows (&a, &b));
+
+  /* Saving again into the same directory as one file removes the shards. */
+  g_assert_cmpint (cocoedit_model_save (fresh, dir, 0, &err), ==, COCOEDIT_OK);
+  cocoedit_model_free (loaded);
+  g_assert_cmpint (cocoedit_model_open (dir, NULL, &loaded, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_edit (loaded, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+  g_assert_true (same_rows (&a, &b));
+
+  cocoedit_model_free (fresh);
+  cocoedit_model_free (loaded);
+  image_free (&src);
+  image_free (&a);
+  image_free (&b);
+  {
+    g_autoptr (GDir) dd = g_dir_open (dir, 0, NULL);
+    while ((name = g_dir_read_name (dd)))
+      {
+        g_autofree gchar *path = g_build_filename (dir, name, NULL);
+        g_remove (path);
+      }
+  }
+  g_rmdir (dir);
+}
+
+/* Guidance, image guidance and strength change the result and keep the
+ * non-edit region. */
+static void
+test_controls (void)
+{
+  const int            W = 32, H = 32;
+  Image                src = image_new (W, H, 0, COCOEDIT_RGBA8, 13);
+  Image                a = image_new (W, H, 0, COCOEDIT_RGBA8, 0);
+  Image                b = image_new (W, H, 0, COCOEDIT_RGBA8, 0);
+  cocoedit_edit_params p = params ("make the car red", 4);
+  cocoedit_error       err;
+
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &a.img, &err), ==, COCOEDIT_OK);
+  p.guidance = 3.0f;
+  p.image_guidance = 1.5f;
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+  g_assert_false (same_rows (&a, &b));
+  p.guidance = 1.0f;
+  p.image_guidance = 1.0f;
+  p.strength = 0.3f;
+  g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+  g_assert_false (same_rows (&a, &b));
+  image_free (&src);
+  image_free (&a);
+  image_free (&b);
+}
+
+int
+main (int argc, char **argv)
+{
+  cocoedit_error       err;
+  cocoedit_open_params op = cocoedit_open_default_params ();
+  int                  rc;
+
+  g_test_init (&argc, &argv, NULL);
+  model_dir = g_getenv ("COCOEDIT_TEST_MODEL");
+  config_path = g_getenv ("COCOEDIT_TEST_CONFIG");
+  g_assert_nonnull (model_dir);
+  g_assert_nonnull (config_path);
+  op.device = COCOEDIT_DEVICE_CPU;
+  if (cocoedit_model_open (model_dir, &op, &model, &err) != COCOEDIT_OK)
+    g_error ("cannot open %s: %s", model_dir, err.message);
+
+  g_test_add_func ("/capi/version", test_version);
+  g_test_add_func ("/capi/open-errors", test_open_errors);
+  g_test_add_func ("/capi/info", test_info);
+  g_test_add_func ("/capi/preserve-rgba8", test_preserve_rgba8);
+  g_test_add_func ("/capi/preserve-float", test_preserve_float);
+  g_test_add_func ("/capi/soft-mask", test_soft_mask);
+  g_test_add_func ("/capi/determinism", test_determinism);
+  g_test_add_func ("/capi/bad-input", test_bad_input);
+  g_test_add_func ("/capi/cancel", test_cancel);
+  g_test_add_func ("/capi/tiny-image", test_tiny_image);
+  g_test_add_func ("/capi/large-image", test_large_image);
+  g_test_add_func ("/capi/round-trip", test_round_trip);
+  g_test_add_func ("/capi/controls", test_controls);
+  rc = g_test_run ();
+  cocoedit_model_free (model);
+  return rc;
+}

@@ -1,0 +1,295 @@
+// test-core.cpp — the engine's C++ core: checkpoint validation, LoRA,
+// sampler steps, tokenizer.  (The C API has its own test, in C.)
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "checkpoint.h"
+#include "error.h"
+#include "lora.h"
+#include "safetensors.h"
+#include "sampler.h"
+
+using namespace cocoedit;
+
+static std::string config_path;
+
+// A safetensors file from a header string and `data_bytes` bytes of data.
+static std::string st_bytes(const std::string &header, size_t data_bytes, uint64_t claimed_len = 0) {
+  std::string out(8, '\0');
+  uint64_t n = claimed_len ? claimed_len : header.size();
+  for (int i = 0; i < 8; i++) out[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
+  return out + header + std::string(data_bytes, '\x01');
+}
+
+// Runs `body` and checks that it throws cocoedit::Error with `code` and a
+// message containing `fragment`.
+static void expect_error(cocoedit_status code, const std::string &fragment, const std::function<void()> &body) {
+  try {
+    body();
+  } catch (const Error &e) {
+    if (e.code() != code || std::string(e.what()).find(fragment) == std::string::npos)
+      g_error("expected status %d with \"%s\", got %d: %s", code, fragment.c_str(), e.code(), e.what());
+    return;
+  }
+  g_error("expected an error containing \"%s\", got none", fragment.c_str());
+}
+
+static void parse(const std::string &bytes) {
+  SafetensorsFile::from_bytes(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(), "test.safetensors");
+}
+
+static void test_malformed_safetensors() {
+  const std::string good = R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
+  parse(st_bytes(good, 16));  // the baseline parses
+  expect_error(COCOEDIT_ERR_FORMAT, "test.safetensors", [] { parse("abc"); });
+  expect_error(COCOEDIT_ERR_FORMAT, "header", [&] { parse(st_bytes(good, 16, 1000)); });
+  expect_error(COCOEDIT_ERR_FORMAT, "header", [&] { parse(st_bytes(good, 16, 1ull << 40)); });
+  expect_error(COCOEDIT_ERR_FORMAT, "JSON", [] { parse(st_bytes("{not json", 0)); });
+  expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
+               [] { parse(st_bytes(R"({"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", 16)); });
+  // Shape that does not match the byte count.
+  expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
+               [] { parse(st_bytes(R"({"a":{"dtype":"F32","shape":[3,2],"data_offsets":[0,16]}})", 16)); });
+  // Offsets past the end of the file (truncated data).
+  expect_error(COCOEDIT_ERR_FORMAT, "\"a\"", [&] { parse(st_bytes(good, 8)); });
+  // Overlapping tensors.
+  expect_error(COCOEDIT_ERR_FORMAT, "overlap", [] {
+    parse(st_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                   R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 24));
+  });
+  // Negative or absurd shapes, reversed offsets.
+  expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
+               [] { parse(st_bytes(R"({"a":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", 16)); });
+  expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
+               [] { parse(st_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[16,0]}})", 16)); });
+}
+
+static std::string tmpdir() {
+  gchar *d = g_dir_make_tmp("cocoedit-core-XXXXXX", nullptr);
+  std::string s(d);
+  g_free(d);
+  return s;
+}
+
+static void rm_rf(const std::string &dir) {
+  GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
+  if (!d) return;
+  while (const char *n = g_dir_read_name(d)) g_remove((dir + "/" + n).c_str());
+  g_dir_close(d);
+  g_rmdir(dir.c_str());
+}
+
+static void test_checkpoint_mismatch() {
+  ModelConfig c = config_from_file(config_path);
+  EditModel m = create_model(c, 1, at::kCPU);
+  const std::string dir = tmpdir();
+  save_model(*m, dir, 0);
+
+  // Same weights, a config with another width: every shape is checked.
+  ModelConfig wider = c;
+  wider.hidden_size = 96;
+  wider.axes_dim = {16, 16, 16};
+  write_file_atomic(dir + "/config.json", config_to_json(wider));
+  expect_error(COCOEDIT_ERR_FORMAT, "has shape", [&] { load_model(dir, at::kCPU); });
+
+  // A config with one block more: the weights lack its tensors.
+  ModelConfig deeper = c;
+  deeper.depth_single += 1;
+  write_file_atomic(dir + "/config.json", config_to_json(deeper));
+  expect_error(COCOEDIT_ERR_FORMAT, "lack", [&] { load_model(dir, at::kCPU); });
+
+  // One block fewer: a tensor the architecture does not have.
+  ModelConfig shallower = c;
+  shallower.depth_single -= 1;
+  shallower.depth_double += 0;
+  write_file_atomic(dir + "/config.json", config_to_json(shallower));
+  expect_error(COCOEDIT_ERR_FORMAT, "not part", [&] { load_model(dir, at::kCPU); });
+
+  // A config that is not valid.
+  write_file_atomic(dir + "/config.json", R"({"architecture":"cocoedit-kontext","hidden_size":"wide"})");
+  expect_error(COCOEDIT_ERR_FORMAT, "hidden_size", [&] { load_model(dir, at::kCPU); });
+  write_file_atomic(dir + "/config.json", R"({"architecture":"sdxl"})");
+  expect_error(COCOEDIT_ERR_FORMAT, "architecture", [&] { load_model(dir, at::kCPU); });
+
+  // Truncated weights.
+  write_file_atomic(dir + "/config.json", config_to_json(c));
+  {
+    gchar *data = nullptr;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents((dir + "/model.safetensors").c_str(), &data, &len, nullptr));
+    write_file_atomic(dir + "/model.safetensors", std::string(data, len / 2));
+    g_free(data);
+  }
+  expect_error(COCOEDIT_ERR_FORMAT, "model.safetensors", [&] { load_model(dir, at::kCPU); });
+
+  // An index that points outside the model directory.
+  write_file_atomic(dir + "/model.safetensors.index.json",
+                    R"({"weight_map":{"img_in.weight":"../model.safetensors"}})");
+  expect_error(COCOEDIT_ERR_FORMAT, "not a file name", [&] { load_model(dir, at::kCPU); });
+  rm_rf(dir);
+}
+
+// Half-precision checkpoints load back within their precision.
+static void test_dtypes() {
+  for (const char *dtype : {"float16", "bfloat16"}) {
+    ModelConfig c = config_from_file(config_path);
+    c.dtype = dtype;
+    EditModel m = create_model(c, 2, at::kCPU);
+    const std::string dir = tmpdir();
+    save_model(*m, dir, 100 * 1024);
+    EditModel back = load_model(dir, at::kCPU);
+    auto a = m->named_parameters(), b = back->named_parameters();
+    for (const auto &item : a) {
+      const auto &x = item.value();
+      const auto &y = b[item.key()];
+      const double tol = std::strcmp(dtype, "float16") == 0 ? 1e-3 : 1e-2;
+      g_assert_true(at::allclose(x, y, tol, tol));
+    }
+    rm_rf(dir);
+  }
+}
+
+static Conditioning conditioning(EditModelImpl &m, int64_t H, int64_t W, const std::string &prompt) {
+  Conditioning cond;
+  cond.source = seeded_noise(11, {1, 3, H, W}, at::kCPU).tanh();
+  cond.mask = at::ones({1, 1, H, W});
+  cond.text = m.encode_text(tokenize({prompt}, m.config.text_max_bytes));
+  return cond;
+}
+
+// A LoRA trained in the trainer's way (refresh before forward) and merged
+// from its file at load time give the same velocity.
+static void test_lora() {
+  at::InferenceMode guard(false);
+  ModelConfig c = config_from_file(config_path);
+  EditModel m = create_model(c, 3, at::kCPU);
+  Lora lora(*m, LoraSpec{4, 8.0, {"attn.qkv", "linear1"}}, 5);
+  {
+    torch::NoGradGuard ng;
+    for (auto &p : lora.parameters()) p.normal_(0.0, 0.05);
+  }
+  lora.refresh();
+  auto cond = conditioning(*m, 16, 24, "make it blue");
+  auto x = seeded_noise(1, {1, 3, 16, 24}, at::kCPU);
+  auto t = at::full({1}, 0.5);
+  auto v_lora = m->forward(x, cond.source, cond.mask, t, cond.text).detach();
+  // Gradients reach the adapters.
+  m->forward(x, cond.source, cond.mask, t, cond.text).pow(2).mean().backward();
+  g_assert_true(lora.parameters()[1].grad().defined());
+  g_assert_cmpfloat(lora.parameters()[1].grad().abs().sum().item<double>(), >, 0.0);
+
+  const std::string dir = tmpdir();
+  lora.save(dir + "/lora.safetensors");
+  EditModel merged = create_model(c, 3, at::kCPU);
+  merge_lora_file(*merged, dir + "/lora.safetensors", 1.0);
+  auto cond2 = conditioning(*merged, 16, 24, "make it blue");
+  auto v_merged = merged->forward(x, cond2.source, cond2.mask, t, cond2.text).detach();
+  g_assert_true(at::allclose(v_lora, v_merged, 1e-4, 1e-4));
+
+  // Without the adapters the velocity differs.
+  lora.detach();
+  auto v_base = m->forward(x, cond.source, cond.mask, t, cond.text).detach();
+  g_assert_false(at::allclose(v_lora, v_base, 1e-4, 1e-4));
+
+  // A LoRA for another width is refused.
+  ModelConfig wider = c;
+  wider.hidden_size = 96;
+  wider.axes_dim = {16, 16, 16};
+  EditModel other = create_model(wider, 3, at::kCPU);
+  expect_error(COCOEDIT_ERR_FORMAT, "do not fit", [&] { merge_lora_file(*other, dir + "/lora.safetensors", 1.0); });
+  rm_rf(dir);
+}
+
+static void test_schedule() {
+  auto s = sigma_schedule(10, 3.0);
+  g_assert_cmpint(s.size(), ==, 11);
+  g_assert_cmpfloat(std::fabs(s.front() - 1.0), <, 1e-12);
+  g_assert_cmpfloat(s.back(), ==, 0.0);
+  for (size_t i = 1; i < s.size(); i++) g_assert_cmpfloat(s[i], <, s[i - 1]);
+  // The shift spends more steps at high noise: the midpoint is above 0.5.
+  g_assert_cmpfloat(s[5], >, 0.7);
+  auto part = sigma_schedule(4, 1.0, 0.5);
+  g_assert_cmpfloat(std::fabs(part.front() - 0.5), <, 1e-12);
+  expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "strength", [] { sigma_schedule(4, 1.0, 0.0); });
+  ModelConfig c = config_from_file(config_path);
+  const int64_t ref = (c.image_size / c.patch_size) * (c.image_size / c.patch_size);
+  g_assert_cmpfloat(resolution_shift(c, 4 * ref), >, resolution_shift(c, ref));
+}
+
+// The SDE step's log-probability is the Gaussian density of its sample.
+static void test_sde_step() {
+  auto x = seeded_noise(1, {2, 3, 4, 4}, at::kCPU);
+  auto v = seeded_noise(2, {2, 3, 4, 4}, at::kCPU);
+  auto eps = seeded_noise(3, {2, 3, 4, 4}, at::kCPU);
+  auto s = sde_step(x, v, 0.8, 0.7, 0.7, eps);
+  const double t = 0.8, dt = -0.1, st = 0.7 * std::sqrt(t / (1 - t));
+  auto mean = x * (1 + st * st * dt / (2 * t)) + v * (1 + st * st * (1 - t) / (2 * t)) * dt;
+  g_assert_true(at::allclose(s.mean, mean, 1e-6, 1e-6));
+  g_assert_cmpfloat(std::fabs(s.std - st * std::sqrt(0.1)), <, 1e-9);
+  auto expect = (-eps.pow(2) / 2 - std::log(s.std) - 0.5 * std::log(2 * M_PI)).flatten(1).mean(1);
+  g_assert_true(at::allclose(s.log_prob, expect, 1e-5, 1e-5));
+  // Re-evaluating the same x_next gives the same log-probability.
+  auto again = sde_step(x, v, 0.8, 0.7, 0.7, std::nullopt, s.x_next);
+  g_assert_true(at::allclose(again.log_prob, s.log_prob, 1e-6, 1e-6));
+  // Without noise the step's mean approaches the Euler step as a → 0.
+  auto near_ode = sde_step(x, v, 0.8, 0.7, 1e-4, eps);
+  g_assert_true(at::allclose(near_ode.mean, euler_step(x, v, 0.8, 0.7), 1e-5, 1e-5));
+}
+
+static void test_tokenize() {
+  // "日本語" is 9 bytes; a limit of 5 (4 after the start token) keeps one character.
+  auto b = tokenize({"日本語", "ab"}, 5);
+  g_assert_cmpint(b.tokens.size(1), ==, 4);
+  g_assert_cmpint(b.tokens[0][0].item<int64_t>(), ==, kTextStart);
+  g_assert_cmpint(b.valid[0].sum().item<int64_t>(), ==, 4);
+  g_assert_cmpint(b.valid[1].sum().item<int64_t>(), ==, 3);
+  g_assert_cmpint(b.tokens[1][3].item<int64_t>(), ==, kTextPad);
+  auto c = tokenize({"日本語"}, 4);  // 3 bytes: exactly one character
+  g_assert_cmpint(c.valid[0].sum().item<int64_t>(), ==, 4);
+  auto d = tokenize({"日本語"}, 3);  // 2 bytes: no whole character fits
+  g_assert_cmpint(d.valid[0].sum().item<int64_t>(), ==, 1);
+}
+
+// Padding never changes a prompt's encoding, and the source conditions the output.
+static void test_model_conditioning() {
+  at::InferenceMode guard;
+  ModelConfig c = config_from_file(config_path);
+  EditModel m = create_model(c, 4, at::kCPU);
+  auto alone = m->encode_text(tokenize({"red"}, c.text_max_bytes));
+  auto padded = m->encode_text(tokenize({"red", "a much longer instruction"}, c.text_max_bytes));
+  auto L = alone.tokens.size(1);
+  g_assert_true(at::allclose(alone.pooled[0], padded.pooled[0], 1e-5, 1e-5));
+  g_assert_true(at::allclose(alone.tokens[0], padded.tokens[0].narrow(0, 0, L), 1e-5, 1e-5));
+
+  auto cond = conditioning(*m, 16, 16, "red");
+  auto x = seeded_noise(1, {1, 3, 16, 16}, at::kCPU);
+  auto t = at::full({1}, 0.7);
+  auto v1 = m->forward(x, cond.source, cond.mask, t, cond.text);
+  auto v2 = m->forward(x, -cond.source, cond.mask, t, cond.text);
+  auto v3 = m->forward(x, std::nullopt, cond.mask, t, cond.text);
+  g_assert_cmpint(v1.size(2), ==, 16);
+  g_assert_false(at::allclose(v1, v2));
+  g_assert_false(at::allclose(v1, v3));
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, nullptr);
+  const char *cfg = g_getenv("COCOEDIT_TEST_CONFIG");
+  g_assert_nonnull(cfg);
+  config_path = cfg;
+  at::set_num_threads(2);
+  g_test_add_func("/core/malformed-safetensors", test_malformed_safetensors);
+  g_test_add_func("/core/checkpoint-mismatch", test_checkpoint_mismatch);
+  g_test_add_func("/core/dtypes", test_dtypes);
+  g_test_add_func("/core/lora", test_lora);
+  g_test_add_func("/core/schedule", test_schedule);
+  g_test_add_func("/core/sde-step", test_sde_step);
+  g_test_add_func("/core/tokenize", test_tokenize);
+  g_test_add_func("/core/model-conditioning", test_model_conditioning);
+  return g_test_run();
+}
