@@ -1,0 +1,1061 @@
+/* CoCoEdit for GIMP
+ *
+ * cocoedit-plugin.c: Filters > CoCoEdit > Edit with Instruction…
+ *
+ * This program is free software: you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ *
+ * Edits the active layer by a written instruction with the CoCoEdit
+ * engine, in-process.  The selection is the edit mask: nothing outside
+ * it changes.  The result goes into a new layer above the source (or
+ * replaces the layer's content) in one undo step.  The engine runs in a
+ * worker thread; only the main thread talks to GIMP.
+ */
+
+#include <string.h>
+
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "cocoedit-dialog.h"
+#include "cocoedit-history.h"
+#include "cocoedit-region.h"
+#include "cocoedit-runner.h"
+
+
+#define PLUG_IN_PROC        "plug-in-cocoedit"
+#define PLUG_IN_REPEAT_PROC "plug-in-cocoedit-repeat"
+#define PLUG_IN_BINARY      "cocoedit-gimp"
+#define PLUG_IN_MENU        "<Image>/Filters/CoCoEdit"
+#define PREVIEW_MAX_SIZE    480
+
+
+typedef struct
+{
+  gchar              *prompt;
+  gint                seed;
+  gboolean            random_seed;
+  gint                steps;
+  gdouble             guidance;
+  gdouble             strength;
+  gchar              *model_path;
+  cocoedit_device     device;
+  CocoeditOutputMode  output_mode;
+} Settings;
+
+typedef struct _Ui Ui;
+
+typedef struct
+{
+  Ui              *ui;
+  CocoeditRegion  *region;
+  CocoeditEditJob  job;
+  GCancellable    *cancellable;
+  gchar           *key;
+  gboolean         running;
+} Preview;
+
+struct _Ui
+{
+  GimpProcedureConfig *config;
+  GimpDrawable        *drawable;
+  CocoeditRunner      *runner;
+  CocoeditDialog      *dialog;
+
+  Preview             *running;   /* the preview being computed    */
+  Preview             *done;      /* the last finished preview     */
+  guint                poll_id;
+  guint                open_serial;
+};
+
+
+#define COCOEDIT_TYPE_PLUG_IN (cocoedit_plug_in_get_type ())
+G_DECLARE_FINAL_TYPE (CocoeditPlugIn, cocoedit_plug_in,
+                      COCOEDIT, PLUG_IN, GimpPlugIn)
+
+struct _CocoeditPlugIn
+{
+  GimpPlugIn parent_instance;
+};
+
+
+static GList          * cocoedit_query_procedures (GimpPlugIn           *plug_in);
+static GimpProcedure  * cocoedit_create_procedure (GimpPlugIn           *plug_in,
+                                                   const gchar          *name);
+
+static GimpValueArray * cocoedit_run              (GimpProcedure        *procedure,
+                                                   GimpRunMode           run_mode,
+                                                   GimpImage            *image,
+                                                   GimpDrawable        **drawables,
+                                                   GimpProcedureConfig  *config,
+                                                   gpointer              run_data);
+static GimpValueArray * cocoedit_run_repeat       (GimpProcedure        *procedure,
+                                                   GimpRunMode           run_mode,
+                                                   GimpImage            *image,
+                                                   GimpDrawable        **drawables,
+                                                   GimpProcedureConfig  *config,
+                                                   gpointer              run_data);
+
+static gboolean         cocoedit_dialog_run_ui    (GimpProcedure        *procedure,
+                                                   GimpProcedureConfig  *config,
+                                                   GimpDrawable         *drawable,
+                                                   CocoeditRunner       *runner,
+                                                   Preview             **preview);
+
+static void             settings_get              (Settings             *settings,
+                                                   GimpProcedureConfig  *config);
+static void             settings_clear            (Settings             *settings);
+static gchar          * settings_key              (const Settings       *settings,
+                                                   const gchar          *model_dir);
+static gchar          * cocoedit_find_model       (const gchar          *model_path,
+                                                   GError              **error);
+static void             edit_job_init             (CocoeditEditJob      *job,
+                                                   const Settings       *settings,
+                                                   const gchar          *model_dir,
+                                                   CocoeditRegion       *region);
+static gchar          * progress_text             (CocoeditPhase         phase,
+                                                   gint                  step,
+                                                   gint                  n_steps,
+                                                   gdouble              *fraction);
+static void             preview_free              (Preview              *preview);
+
+
+G_DEFINE_FINAL_TYPE (CocoeditPlugIn, cocoedit_plug_in, GIMP_TYPE_PLUG_IN)
+
+GIMP_MAIN (COCOEDIT_TYPE_PLUG_IN)
+
+
+static void
+cocoedit_plug_in_class_init (CocoeditPlugInClass *klass)
+{
+  GimpPlugInClass *plug_in_class = GIMP_PLUG_IN_CLASS (klass);
+
+  plug_in_class->query_procedures = cocoedit_query_procedures;
+  plug_in_class->create_procedure = cocoedit_create_procedure;
+}
+
+static void
+cocoedit_plug_in_init (CocoeditPlugIn *plug_in)
+{
+}
+
+static GList *
+cocoedit_query_procedures (GimpPlugIn *plug_in)
+{
+  GList *list = NULL;
+
+  list = g_list_append (list, g_strdup (PLUG_IN_PROC));
+  list = g_list_append (list, g_strdup (PLUG_IN_REPEAT_PROC));
+
+  return list;
+}
+
+static GimpProcedure *
+cocoedit_create_procedure (GimpPlugIn  *plug_in,
+                           const gchar *name)
+{
+  GimpProcedure *procedure = NULL;
+
+  if (! strcmp (name, PLUG_IN_PROC))
+    {
+      procedure = gimp_image_procedure_new (plug_in, name,
+                                            GIMP_PDB_PROC_TYPE_PLUGIN,
+                                            cocoedit_run, NULL, NULL);
+
+      gimp_procedure_set_menu_label (procedure, _("_Edit with Instruction…"));
+      gimp_procedure_set_documentation
+        (procedure,
+         _("Edit the layer by a written instruction"),
+         _("Edits the active layer as a written instruction says (\"make "
+           "the car red\", \"remove the lamp\") with the CoCoEdit model. "
+           "The selection is the region that may change, feathered "
+           "selections blend softly, and every pixel outside it stays as "
+           "it was. The result goes into a new layer above the source "
+           "layer, or replaces the layer's content."),
+         name);
+      gimp_procedure_add_layer_return_value (procedure, "layer",
+                                             _("Layer"),
+                                             _("The layer that holds the "
+                                               "result"),
+                                             FALSE, G_PARAM_READWRITE);
+
+      gimp_procedure_add_string_argument (procedure, COCOEDIT_PROP_PROMPT,
+                                          _("Instruction"),
+                                          _("What to change, in words"),
+                                          "", G_PARAM_READWRITE);
+      gimp_procedure_add_int_argument (procedure, COCOEDIT_PROP_SEED,
+                                       _("_Seed"),
+                                       _("Seed of the random noise the "
+                                         "sampler starts from"),
+                                       0, G_MAXINT, 0, G_PARAM_READWRITE);
+      gimp_procedure_add_int_argument (procedure, COCOEDIT_PROP_STEPS,
+                                       _("S_teps"),
+                                       _("Sampler steps; more are slower and "
+                                         "finer. 0 uses the model's default"),
+                                       0, 100, 0, G_PARAM_READWRITE);
+      gimp_procedure_add_double_argument (procedure, COCOEDIT_PROP_GUIDANCE,
+                                          _("_Guidance"),
+                                          _("How closely to follow the "
+                                            "instruction. 0 uses the model's "
+                                            "default"),
+                                          0.0, 20.0, 0.0, G_PARAM_READWRITE);
+      gimp_procedure_add_double_argument (procedure, COCOEDIT_PROP_STRENGTH,
+                                          _("St_rength"),
+                                          _("1 repaints the selection "
+                                            "freely; lower values keep more "
+                                            "of the original"),
+                                          0.05, 1.0, 1.0, G_PARAM_READWRITE);
+      gimp_procedure_add_string_argument (procedure, COCOEDIT_PROP_MODEL_PATH,
+                                          _("Model folder"),
+                                          _("Folder of the model to use; "
+                                            "empty for the installed one"),
+                                          "", G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (procedure, COCOEDIT_PROP_DEVICE,
+                                          _("De_vice"),
+                                          _("Where the model runs"),
+                                          gimp_choice_new_with_values
+                                            ("auto", COCOEDIT_DEVICE_AUTO,
+                                             _("Automatic (GPU if available)"), NULL,
+                                             "cpu",  COCOEDIT_DEVICE_CPU,
+                                             _("CPU"), NULL,
+                                             "cuda", COCOEDIT_DEVICE_CUDA,
+                                             _("GPU (CUDA)"), NULL,
+                                             NULL),
+                                          "auto", G_PARAM_READWRITE);
+      gimp_procedure_add_choice_argument (procedure, COCOEDIT_PROP_OUTPUT_MODE,
+                                          _("_Output"),
+                                          _("Where the result goes"),
+                                          gimp_choice_new_with_values
+                                            ("new-layer", COCOEDIT_OUTPUT_NEW_LAYER,
+                                             _("New layer above"), NULL,
+                                             "replace",   COCOEDIT_OUTPUT_REPLACE,
+                                             _("Replace the layer's content"), NULL,
+                                             NULL),
+                                          "new-layer", G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_aux_argument (procedure,
+                                               COCOEDIT_PROP_RANDOM_SEED,
+                                               _("Ra_ndomize"),
+                                               _("Pick a new seed every time"),
+                                               FALSE, G_PARAM_READWRITE);
+    }
+  else if (! strcmp (name, PLUG_IN_REPEAT_PROC))
+    {
+      procedure = gimp_image_procedure_new (plug_in, name,
+                                            GIMP_PDB_PROC_TYPE_PLUGIN,
+                                            cocoedit_run_repeat, NULL, NULL);
+
+      gimp_procedure_set_menu_label (procedure, _("_Repeat Last Edit"));
+      gimp_procedure_set_documentation
+        (procedure,
+         _("Repeat the last instruction edit"),
+         _("Runs \"Edit with Instruction\" again on the active layer and "
+           "selection with the values used last, without a dialog."),
+         name);
+      gimp_procedure_add_layer_return_value (procedure, "layer",
+                                             _("Layer"),
+                                             _("The layer that holds the "
+                                               "result"),
+                                             FALSE, G_PARAM_READWRITE);
+    }
+
+  if (procedure)
+    {
+      gimp_procedure_set_image_types (procedure, "RGB*, GRAY*");
+      gimp_procedure_set_sensitivity_mask (procedure,
+                                           GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
+      gimp_procedure_add_menu_path (procedure, PLUG_IN_MENU);
+      gimp_procedure_set_attribution (procedure,
+                                      "The CoCoEdit authors",
+                                      "The CoCoEdit authors",
+                                      "2026");
+    }
+
+  return procedure;
+}
+
+
+/*  running  */
+
+typedef struct
+{
+  CocoeditRunner *runner;
+  CocoeditPhase   phase;
+} ProgressState;
+
+static gboolean
+progress_poll (gpointer user_data)
+{
+  ProgressState *state = user_data;
+  CocoeditPhase  phase;
+  gdouble        fraction;
+  gint           step, n_steps;
+  gchar         *text;
+
+  phase = cocoedit_runner_get_progress (state->runner, &step, &n_steps);
+  text  = progress_text (phase, step, n_steps, &fraction);
+
+  /* Each call is a round trip to GIMP: say only what changed. */
+  if (phase != state->phase)
+    gimp_progress_set_text (text);
+  state->phase = phase;
+
+  if (fraction < 0.0)
+    gimp_progress_pulse ();
+  else
+    gimp_progress_update (fraction);
+
+  g_free (text);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static GimpValueArray *
+cocoedit_run (GimpProcedure        *procedure,
+              GimpRunMode           run_mode,
+              GimpImage            *image,
+              GimpDrawable        **drawables,
+              GimpProcedureConfig  *config,
+              gpointer              run_data)
+{
+  GimpValueArray   *return_vals;
+  CocoeditRunner   *runner;
+  CocoeditRegion   *region   = NULL;
+  Preview          *preview  = NULL;
+  GimpDrawable     *drawable;
+  GimpDrawable     *result   = NULL;
+  Settings          settings = { NULL, };
+  CocoeditEditJob   job      = { NULL, };
+  GimpPDBStatusType status   = GIMP_PDB_SUCCESS;
+  gchar            *model_dir = NULL;
+  gchar            *name;
+  GError           *error    = NULL;
+
+  gegl_init (NULL, NULL);
+
+  if (gimp_core_object_array_get_length ((GObject **) drawables) != 1)
+    {
+      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Procedure '%s' works with exactly one layer."),
+                   PLUG_IN_PROC);
+      return gimp_procedure_new_return_values (procedure,
+                                               GIMP_PDB_CALLING_ERROR,
+                                               error);
+    }
+
+  drawable = drawables[0];
+
+  if (! GIMP_IS_LAYER (drawable) || gimp_item_is_group (GIMP_ITEM (drawable)))
+    {
+      g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                           _("CoCoEdit edits the pixels of a layer: select a "
+                             "layer that is not a layer group, a channel or "
+                             "a layer mask."));
+      return gimp_procedure_new_return_values (procedure,
+                                               GIMP_PDB_CALLING_ERROR,
+                                               error);
+    }
+
+  runner = cocoedit_runner_new (0);
+
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      gimp_ui_init (PLUG_IN_BINARY);
+
+      if (! cocoedit_dialog_run_ui (procedure, config, drawable, runner,
+                                    &preview))
+        {
+          g_object_unref (runner);
+          return gimp_procedure_new_return_values (procedure,
+                                                   GIMP_PDB_CANCEL, NULL);
+        }
+    }
+
+  settings_get (&settings, config);
+
+  if (! *settings.prompt)
+    {
+      if (run_mode == GIMP_RUN_WITH_LAST_VALS)
+        g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                             _("There is no edit to repeat yet: use "
+                               "Filters > CoCoEdit > Edit with "
+                               "Instruction first."));
+      else
+        g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                             _("The instruction is empty: say what to "
+                               "change, for example \"make the sky "
+                               "purple\"."));
+      status = GIMP_PDB_CALLING_ERROR;
+      goto out;
+    }
+
+  model_dir = cocoedit_find_model (settings.model_path, &error);
+  if (! model_dir)
+    {
+      status = GIMP_PDB_EXECUTION_ERROR;
+      goto out;
+    }
+
+  /* Apply the preview as it is when nothing changed since. */
+  if (preview)
+    {
+      gchar *key = settings_key (&settings, model_dir);
+
+      region = cocoedit_region_new (drawable,
+                                    settings.output_mode == COCOEDIT_OUTPUT_REPLACE,
+                                    &error);
+      if (! region)
+        {
+          g_free (key);
+          status = GIMP_PDB_EXECUTION_ERROR;
+          goto out;
+        }
+
+      if (! strcmp (key, preview->key)                                  &&
+          gegl_rectangle_equal (&region->crop, &preview->region->crop) &&
+          ! memcmp (region->source.data, preview->region->source.data,
+                    region->source.stride * region->source.height)      &&
+          (! region->has_mask ||
+           ! memcmp (region->mask.data, preview->region->mask.data,
+                     region->mask.stride * region->mask.height)))
+        {
+          cocoedit_region_free (region);
+          region = g_steal_pointer (&preview->region);
+        }
+      else
+        {
+          cocoedit_region_free (region);
+          region = NULL;
+        }
+
+      g_free (key);
+    }
+
+  if (! region)
+    {
+      ProgressState state = { runner, COCOEDIT_PHASE_IDLE };
+
+      if (settings.random_seed && run_mode != GIMP_RUN_NONINTERACTIVE)
+        {
+          settings.seed = g_random_int_range (0, G_MAXINT);
+          g_object_set (config, COCOEDIT_PROP_SEED, settings.seed, NULL);
+        }
+
+      region = cocoedit_region_new (drawable,
+                                    settings.output_mode == COCOEDIT_OUTPUT_REPLACE,
+                                    &error);
+      if (! region)
+        {
+          status = GIMP_PDB_EXECUTION_ERROR;
+          goto out;
+        }
+
+      gimp_progress_init (_("CoCoEdit: editing"));
+
+      edit_job_init (&job, &settings, model_dir, region);
+
+      if (! cocoedit_runner_edit_sync (runner, &job, NULL,
+                                       progress_poll, &state, &error))
+        {
+          status = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ?
+                   GIMP_PDB_CANCEL : GIMP_PDB_EXECUTION_ERROR;
+          gimp_progress_end ();
+          goto out;
+        }
+
+      gimp_progress_update (1.0);
+      gimp_progress_end ();
+    }
+
+  name   = cocoedit_layer_name_from_prompt (settings.prompt);
+  result = cocoedit_region_apply (region, settings.output_mode, name, &error);
+  g_free (name);
+
+  if (! result)
+    {
+      status = GIMP_PDB_EXECUTION_ERROR;
+      goto out;
+    }
+
+  if (run_mode != GIMP_RUN_NONINTERACTIVE)
+    {
+      gchar *path = cocoedit_history_get_path ();
+
+      cocoedit_history_add (path, settings.prompt, NULL);
+      gimp_displays_flush ();
+      g_free (path);
+    }
+
+ out:
+  return_vals = gimp_procedure_new_return_values (procedure, status, error);
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_LAYER (result));
+
+  cocoedit_edit_job_clear (&job);
+  cocoedit_region_free (region);
+  g_clear_pointer (&preview, preview_free);
+  settings_clear (&settings);
+  g_free (model_dir);
+  g_object_unref (runner);
+
+  return return_vals;
+}
+
+static GimpValueArray *
+cocoedit_run_repeat (GimpProcedure        *procedure,
+                     GimpRunMode           run_mode,
+                     GimpImage            *image,
+                     GimpDrawable        **drawables,
+                     GimpProcedureConfig  *config,
+                     gpointer              run_data)
+{
+  GimpProcedure       *edit;
+  GimpProcedureConfig *edit_config;
+  GimpValueArray      *edit_vals;
+  GimpValueArray      *return_vals;
+  GimpPDBStatusType    status;
+  GError              *error = NULL;
+
+  edit        = gimp_pdb_lookup_procedure (gimp_get_pdb (), PLUG_IN_PROC);
+  edit_config = gimp_procedure_create_config (edit);
+
+  g_object_set (edit_config,
+                "run-mode", GIMP_RUN_WITH_LAST_VALS,
+                "image",    image,
+                NULL);
+  gimp_procedure_config_set_core_object_array (edit_config, "drawables",
+                                               (GObject **) drawables,
+                                               gimp_core_object_array_get_length ((GObject **) drawables));
+
+  edit_vals = gimp_procedure_run_config (edit, edit_config);
+  status    = GIMP_VALUES_GET_ENUM (edit_vals, 0);
+
+  if (status != GIMP_PDB_SUCCESS && status != GIMP_PDB_CANCEL)
+    {
+      const gchar *message = gimp_pdb_get_last_error (gimp_get_pdb ());
+
+      g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                           message && *message ? message
+                                               : _("The edit failed."));
+    }
+
+  return_vals = gimp_procedure_new_return_values (procedure, status, error);
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_VALUES_GET_LAYER (edit_vals, 1));
+
+  gimp_value_array_unref (edit_vals);
+  g_object_unref (edit_config);
+
+  return return_vals;
+}
+
+
+/*  settings  */
+
+static void
+settings_get (Settings            *settings,
+              GimpProcedureConfig *config)
+{
+  g_object_get (config,
+                COCOEDIT_PROP_PROMPT,      &settings->prompt,
+                COCOEDIT_PROP_SEED,        &settings->seed,
+                COCOEDIT_PROP_RANDOM_SEED, &settings->random_seed,
+                COCOEDIT_PROP_STEPS,       &settings->steps,
+                COCOEDIT_PROP_GUIDANCE,    &settings->guidance,
+                COCOEDIT_PROP_STRENGTH,    &settings->strength,
+                COCOEDIT_PROP_MODEL_PATH,  &settings->model_path,
+                NULL);
+
+  settings->device =
+    gimp_procedure_config_get_choice_id (config, COCOEDIT_PROP_DEVICE);
+  settings->output_mode =
+    gimp_procedure_config_get_choice_id (config, COCOEDIT_PROP_OUTPUT_MODE);
+
+  if (! settings->prompt)
+    settings->prompt = g_strdup ("");
+  g_strstrip (settings->prompt);
+
+  if (! settings->model_path)
+    settings->model_path = g_strdup ("");
+  g_strstrip (settings->model_path);
+}
+
+static void
+settings_clear (Settings *settings)
+{
+  g_clear_pointer (&settings->prompt, g_free);
+  g_clear_pointer (&settings->model_path, g_free);
+}
+
+/* Everything a result depends on, apart from the pixels.  Numbers are
+ * written the same in every locale.
+ */
+static gchar *
+settings_key (const Settings *settings,
+              const gchar    *model_dir)
+{
+  gchar guidance[G_ASCII_DTOSTR_BUF_SIZE];
+  gchar strength[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_ascii_dtostr (guidance, sizeof (guidance), settings->guidance);
+  g_ascii_dtostr (strength, sizeof (strength), settings->strength);
+
+  return g_strdup_printf ("%s\n%d\n%d\n%s\n%s\n%s\n%d\n%d",
+                          settings->prompt, settings->seed, settings->steps,
+                          guidance, strength, model_dir,
+                          settings->device, settings->output_mode);
+}
+
+static gboolean
+is_model_dir (const gchar *dir)
+{
+  gchar    *config = g_build_filename (dir, "config.json", NULL);
+  gboolean  found  = g_file_test (config, G_FILE_TEST_IS_REGULAR);
+
+  g_free (config);
+
+  return found;
+}
+
+/* The model: the given folder; else $COCOEDIT_MODEL; else the one in
+ * the plug-in's folder; else the one installed in the data folder.
+ */
+static gchar *
+cocoedit_find_model (const gchar  *model_path,
+                     GError      **error)
+{
+  const gchar *env = g_getenv ("COCOEDIT_MODEL");
+  gchar       *plug_in_dir;
+  gchar       *candidates[3];
+  GString     *tried;
+  gchar       *found = NULL;
+  guint        i;
+
+  if (model_path && *model_path)
+    {
+      if (is_model_dir (model_path))
+        return g_strdup (model_path);
+
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("There is no model in \"%s\": a model folder holds a "
+                     "config.json and the weights."),
+                   model_path);
+      return NULL;
+    }
+
+  plug_in_dir   = g_path_get_dirname (gimp_get_progname ());
+  candidates[0] = g_strdup (env && *env ? env : NULL);
+  candidates[1] = g_build_filename (plug_in_dir, "model", NULL);
+  candidates[2] = g_build_filename (COCOEDIT_DATADIR, "cocoedit", "models",
+                                    "default", NULL);
+  g_free (plug_in_dir);
+
+  tried = g_string_new (NULL);
+  for (i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      if (! candidates[i])
+        continue;
+
+      if (! found && is_model_dir (candidates[i]))
+        found = g_strdup (candidates[i]);
+
+      g_string_append_printf (tried, "\n%s", candidates[i]);
+    }
+
+  if (! found)
+    g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                 _("No CoCoEdit model was found. Install one, or choose "
+                   "its folder in the dialog. Looked in:%s"),
+                 tried->str);
+
+  for (i = 0; i < G_N_ELEMENTS (candidates); i++)
+    g_free (candidates[i]);
+  g_string_free (tried, TRUE);
+
+  return found;
+}
+
+static void
+edit_job_init (CocoeditEditJob *job,
+               const Settings  *settings,
+               const gchar     *model_dir,
+               CocoeditRegion  *region)
+{
+  job->model_dir      = g_strdup (model_dir);
+  job->device         = settings->device;
+  job->prompt         = g_strdup (settings->prompt);
+  job->seed           = (guint64) settings->seed;
+  job->steps          = settings->steps;
+  job->guidance       = settings->guidance;
+  job->strength       = settings->strength;
+  job->context_margin = region->context_margin;
+  job->source         = region->source;
+  job->mask           = region->mask;
+  job->output         = region->output;
+}
+
+static gchar *
+progress_text (CocoeditPhase  phase,
+               gint           step,
+               gint           n_steps,
+               gdouble       *fraction)
+{
+  *fraction = -1.0;
+
+  switch (phase)
+    {
+    case COCOEDIT_PHASE_WAITING:
+      return g_strdup (_("Waiting for the engine…"));
+
+    case COCOEDIT_PHASE_LOADING:
+      return g_strdup (_("Loading the model…"));
+
+    case COCOEDIT_PHASE_SAMPLING:
+      if (n_steps > 0)
+        {
+          *fraction = (gdouble) step / n_steps;
+          return g_strdup_printf (_("Step %d of %d"), step, n_steps);
+        }
+      return g_strdup (_("Editing…"));
+
+    case COCOEDIT_PHASE_IDLE:
+    case COCOEDIT_PHASE_DONE:
+      break;
+    }
+
+  *fraction = 0.0;
+  return g_strdup (_("CoCoEdit: editing"));
+}
+
+
+/*  the dialog  */
+
+static void
+preview_free (Preview *preview)
+{
+  cocoedit_edit_job_clear (&preview->job);
+  cocoedit_region_free (preview->region);
+  g_clear_object (&preview->cancellable);
+  g_free (preview->key);
+  g_free (preview);
+}
+
+static gboolean
+preview_poll (gpointer user_data)
+{
+  Ui            *ui = user_data;
+  CocoeditPhase  phase;
+  gdouble        fraction;
+  gint           step, n_steps;
+  gchar         *text;
+
+  phase = cocoedit_runner_get_progress (ui->runner, &step, &n_steps);
+  text  = progress_text (phase, step, n_steps, &fraction);
+
+  if (ui->dialog && ui->running)
+    cocoedit_dialog_preview_progress (ui->dialog, fraction, text);
+
+  g_free (text);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+preview_ready (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Preview *preview = user_data;
+  Ui      *ui      = preview->ui;
+  GError  *error   = NULL;
+
+  preview->running = FALSE;
+
+  if (ui->running == preview)
+    {
+      ui->running = NULL;
+      g_clear_handle_id (&ui->poll_id, g_source_remove);
+    }
+
+  if (! cocoedit_runner_edit_finish (COCOEDIT_RUNNER (source), result, &error))
+    {
+      if (ui->dialog)
+        cocoedit_dialog_preview_failed (ui->dialog,
+                                        g_error_matches (error, G_IO_ERROR,
+                                                         G_IO_ERROR_CANCELLED) ?
+                                        _("The preview was stopped.") :
+                                        error->message);
+      g_clear_error (&error);
+      preview_free (preview);
+      return;
+    }
+
+  g_clear_pointer (&ui->done, preview_free);
+  ui->done = preview;
+
+  if (ui->dialog)
+    {
+      GdkPixbuf *before;
+      GdkPixbuf *after;
+      GdkPixbuf *changes;
+      gdouble    changed;
+      gchar     *text;
+
+      cocoedit_region_make_previews (preview->region, PREVIEW_MAX_SIZE,
+                                     &before, &after, &changes, &changed);
+
+      text = g_strdup_printf (_("%.1f %% of the pixels shown changed. Press "
+                                "OK to apply this result."),
+                              changed * 100.0);
+      cocoedit_dialog_preview_finished (ui->dialog, before, after, changes,
+                                        text);
+      g_free (text);
+      g_object_unref (before);
+      g_object_unref (after);
+      g_object_unref (changes);
+    }
+}
+
+static void
+preview_requested (CocoeditDialog *dialog,
+                   Ui             *ui)
+{
+  Preview  *preview;
+  Settings  settings = { NULL, };
+  gchar    *model_dir;
+  GError   *error    = NULL;
+
+  if (ui->running)
+    return;
+
+  settings_get (&settings, ui->config);
+
+  if (settings.random_seed)
+    {
+      settings.seed = g_random_int_range (0, G_MAXINT);
+      g_object_set (ui->config, COCOEDIT_PROP_SEED, settings.seed, NULL);
+    }
+
+  model_dir = cocoedit_find_model (settings.model_path, &error);
+
+  preview = g_new0 (Preview, 1);
+  preview->ui = ui;
+
+  if (model_dir)
+    preview->region = cocoedit_region_new (ui->drawable,
+                                           settings.output_mode ==
+                                           COCOEDIT_OUTPUT_REPLACE,
+                                           &error);
+
+  if (! model_dir || ! preview->region)
+    {
+      cocoedit_dialog_preview_failed (dialog, error->message);
+      g_clear_error (&error);
+      preview_free (preview);
+      settings_clear (&settings);
+      g_free (model_dir);
+      return;
+    }
+
+  preview->key         = settings_key (&settings, model_dir);
+  preview->cancellable = g_cancellable_new ();
+  preview->running     = TRUE;
+  edit_job_init (&preview->job, &settings, model_dir, preview->region);
+
+  ui->running = preview;
+
+  cocoedit_dialog_preview_started (dialog);
+  cocoedit_runner_edit_async (ui->runner, &preview->job, preview->cancellable,
+                              preview_ready, preview);
+  ui->poll_id = g_timeout_add (100, preview_poll, ui);
+
+  settings_clear (&settings);
+  g_free (model_dir);
+}
+
+static void
+preview_cancelled (CocoeditDialog *dialog,
+                   Ui             *ui)
+{
+  if (ui->running)
+    g_cancellable_cancel (ui->running->cancellable);
+}
+
+static gchar *
+format_parameters (gint64 n)
+{
+  if (n >= 1000000000)
+    return g_strdup_printf (_("%.1f billion"), n / 1e9);
+  if (n >= 1000000)
+    return g_strdup_printf (_("%.1f million"), n / 1e6);
+
+  return g_strdup_printf ("%" G_GINT64_FORMAT, n);
+}
+
+typedef struct
+{
+  Ui    *ui;
+  guint  serial;
+} OpenRequest;
+
+static void
+engine_opened (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  OpenRequest         *request = user_data;
+  Ui                  *ui      = request->ui;
+  cocoedit_model_info  info;
+  GError              *error   = NULL;
+  gboolean             success;
+
+  success = cocoedit_runner_open_finish (COCOEDIT_RUNNER (source), result,
+                                         &info, &error);
+
+  /* Only the answer to the latest question counts. */
+  if (ui->dialog && request->serial == ui->open_serial)
+    {
+      if (success)
+        {
+          gchar *params = format_parameters (info.n_parameters);
+          gchar *text   = g_strdup_printf (_("%s on %s, %s parameters"),
+                                           info.name, info.device, params);
+
+          cocoedit_dialog_set_engine_info (ui->dialog, text, FALSE);
+          g_free (params);
+          g_free (text);
+        }
+      else
+        {
+          cocoedit_dialog_set_engine_info (ui->dialog, error->message, TRUE);
+        }
+    }
+
+  g_clear_error (&error);
+  g_rc_box_release (request->ui);
+  g_free (request);
+}
+
+/* Opens the chosen model on the chosen device in the background, so
+ * that the dialog can say what the engine runs on, and the edit does
+ * not wait for the model later.
+ */
+static void
+engine_update (GimpProcedureConfig *config,
+               GParamSpec          *pspec,
+               Ui                  *ui)
+{
+  OpenRequest *request;
+  Settings     settings = { NULL, };
+  gchar       *model_dir;
+  GError      *error    = NULL;
+
+  if (pspec && strcmp (pspec->name, COCOEDIT_PROP_MODEL_PATH) &&
+      strcmp (pspec->name, COCOEDIT_PROP_DEVICE))
+    return;
+
+  settings_get (&settings, config);
+  ui->open_serial++;
+
+  model_dir = cocoedit_find_model (settings.model_path, &error);
+  if (! model_dir)
+    {
+      cocoedit_dialog_set_model_text (ui->dialog, "");
+      cocoedit_dialog_set_engine_info (ui->dialog, error->message, TRUE);
+      g_clear_error (&error);
+      settings_clear (&settings);
+      return;
+    }
+
+  cocoedit_dialog_set_model_text (ui->dialog, model_dir);
+  cocoedit_dialog_set_engine_info (ui->dialog, _("Loading the model…"), FALSE);
+
+  request = g_new0 (OpenRequest, 1);
+  request->ui     = g_rc_box_acquire (ui);
+  request->serial = ui->open_serial;
+
+  cocoedit_runner_open_async (ui->runner, model_dir, settings.device, NULL,
+                              engine_opened, request);
+
+  g_free (model_dir);
+  settings_clear (&settings);
+}
+
+static gboolean
+cocoedit_dialog_run_ui (GimpProcedure        *procedure,
+                        GimpProcedureConfig  *config,
+                        GimpDrawable         *drawable,
+                        CocoeditRunner       *runner,
+                        Preview             **preview)
+{
+  Ui            *ui;
+  GtkWidget     *dialog;
+  GdkPixbuf     *before = NULL;
+  GeglRectangle  crop, bounds;
+  gint           margin;
+  gchar         *path;
+  gchar        **recent;
+  gboolean       run;
+
+  /* Model loads may answer after the dialog is gone: they hold a
+   * reference on @ui and find its dialog cleared.
+   */
+  ui = g_rc_box_new0 (Ui);
+  ui->config   = config;
+  ui->drawable = drawable;
+  ui->runner   = runner;
+
+  if (cocoedit_region_get_bounds (drawable, &crop, &bounds, &margin, NULL))
+    {
+      gdouble scale = MIN (1.0, (gdouble) PREVIEW_MAX_SIZE /
+                                MAX (crop.width, crop.height));
+
+      before = gimp_drawable_get_sub_thumbnail (drawable,
+                                                crop.x, crop.y,
+                                                crop.width, crop.height,
+                                                MAX (1, crop.width  * scale),
+                                                MAX (1, crop.height * scale),
+                                                GIMP_PIXBUF_KEEP_ALPHA);
+    }
+
+  dialog     = cocoedit_dialog_new (procedure, config, before);
+  ui->dialog = COCOEDIT_DIALOG (dialog);
+  g_clear_object (&before);
+
+  path   = cocoedit_history_get_path ();
+  recent = cocoedit_history_load (path);
+  cocoedit_dialog_set_recent (ui->dialog, (const gchar * const *) recent);
+  g_strfreev (recent);
+  g_free (path);
+
+  g_signal_connect (dialog, "preview-requested",
+                    G_CALLBACK (preview_requested), ui);
+  g_signal_connect (dialog, "preview-cancelled",
+                    G_CALLBACK (preview_cancelled), ui);
+  g_signal_connect (config, "notify",
+                    G_CALLBACK (engine_update), ui);
+  engine_update (config, NULL, ui);
+
+  run = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
+
+  g_signal_handlers_disconnect_by_func (config, engine_update, ui);
+  ui->dialog = NULL;
+  gtk_widget_destroy (dialog);
+
+  /* A preview still running points at @ui: stop it and wait for it. */
+  if (ui->running)
+    {
+      g_cancellable_cancel (ui->running->cancellable);
+      while (ui->running)
+        g_main_context_iteration (NULL, TRUE);
+    }
+
+  *preview = run ? g_steal_pointer (&ui->done) : NULL;
+  g_clear_pointer (&ui->done, preview_free);
+  g_rc_box_release (ui);
+
+  return run;
+}

@@ -1,0 +1,500 @@
+/* CoCoEdit for GIMP
+ *
+ * cocoedit-region.c: the pixels of one edit: read from a drawable and
+ * its selection, written back as a new layer or into the drawable
+ *
+ * This program is free software: you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ *
+ * Only the selection's bounds plus a context margin are read, never the
+ * whole layer when a small part is selected.  The engine gets the pixels
+ * in 8-bit when the image is 8-bit (exact round trip) and in float
+ * otherwise.  When writing back, every pixel whose mask value is zero is
+ * copied from the drawable's own bytes, so that nothing outside the
+ * selection changes by even one bit, whatever the precision.
+ */
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "cocoedit-region.h"
+
+
+#define MIN_CONTEXT_MARGIN 16
+
+
+static void   * image_alloc          (cocoedit_image        *image,
+                                      gint                   width,
+                                      gint                   height,
+                                      cocoedit_pixel_format  format);
+static guchar * region_compose       (CocoeditRegion        *region);
+static GdkPixbuf * rgba_to_pixbuf    (CocoeditRegion        *region,
+                                      const cocoedit_image  *image,
+                                      gint                   width,
+                                      gint                   height);
+
+
+gboolean
+cocoedit_region_get_bounds (GimpDrawable   *drawable,
+                            GeglRectangle  *crop,
+                            GeglRectangle  *bounds,
+                            gint           *context_margin,
+                            GError        **error)
+{
+  GimpImage *image  = gimp_item_get_image (GIMP_ITEM (drawable));
+  gint       width  = gimp_drawable_get_width (drawable);
+  gint       height = gimp_drawable_get_height (drawable);
+  gint       x, y, w, h;
+  gint       margin;
+
+  if (! gimp_drawable_mask_intersect (drawable, &x, &y, &w, &h) ||
+      w <= 0 || h <= 0)
+    {
+      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                           _("The selection does not overlap the layer. "
+                             "Select a part of the layer to edit, or "
+                             "select nothing to edit all of it."));
+      return FALSE;
+    }
+
+  gegl_rectangle_set (bounds, x, y, w, h);
+
+  if (gimp_selection_is_empty (image))
+    {
+      *crop           = *bounds;
+      *context_margin = -1;
+      return TRUE;
+    }
+
+  /* The same margin the engine picks by itself: a quarter of the
+   * selection's size, so that the model sees what surrounds it.
+   */
+  margin = MAX (MAX (w, h) / 4, MIN_CONTEXT_MARGIN);
+
+  gegl_rectangle_set (crop, x - margin, y - margin,
+                      w + 2 * margin, h + 2 * margin);
+  gegl_rectangle_intersect (crop, crop,
+                            GEGL_RECTANGLE (0, 0, width, height));
+  *context_margin = margin;
+
+  return TRUE;
+}
+
+CocoeditRegion *
+cocoedit_region_new (GimpDrawable  *drawable,
+                     gboolean       hard_mask,
+                     GError       **error)
+{
+  CocoeditRegion        *region;
+  GimpImage             *image;
+  GeglBuffer            *buffer;
+  cocoedit_pixel_format  pixel_format;
+  const Babl            *type;
+
+  g_return_val_if_fail (GIMP_IS_DRAWABLE (drawable), NULL);
+
+  region = g_new0 (CocoeditRegion, 1);
+  region->drawable  = g_object_ref (drawable);
+  region->hard_mask = hard_mask;
+
+  if (! cocoedit_region_get_bounds (drawable, &region->crop, &region->bounds,
+                                    &region->context_margin, error))
+    {
+      cocoedit_region_free (region);
+      return NULL;
+    }
+
+  image = gimp_item_get_image (GIMP_ITEM (drawable));
+  region->has_mask      = ! gimp_selection_is_empty (image);
+  region->native_format = gimp_drawable_get_format (drawable);
+
+  type = babl_format_get_type (region->native_format, 0);
+  if (type == babl_type ("u8"))
+    {
+      pixel_format          = COCOEDIT_RGBA8;
+      region->engine_format = babl_format_with_space ("R'G'B'A u8",
+                                                      region->native_format);
+    }
+  else
+    {
+      pixel_format          = COCOEDIT_RGBA_F32;
+      region->engine_format = babl_format_with_space ("R'G'B'A float",
+                                                      region->native_format);
+    }
+
+  if (! image_alloc (&region->source, region->crop.width,
+                     region->crop.height, pixel_format) ||
+      ! image_alloc (&region->output, region->crop.width,
+                     region->crop.height, pixel_format))
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Not enough memory to edit %d × %d pixels."),
+                   region->crop.width, region->crop.height);
+      cocoedit_region_free (region);
+      return NULL;
+    }
+
+  buffer = gimp_drawable_get_buffer (drawable);
+  gegl_buffer_get (buffer, &region->crop, 1.0, region->engine_format,
+                   region->source.data, region->source.stride,
+                   GEGL_ABYSS_NONE);
+
+  if (region->has_mask)
+    {
+      GimpDrawable *selection;
+      GeglBuffer   *sel_buffer;
+      const Babl   *sel_format;
+      GeglRectangle rect;
+      gfloat       *mask;
+      gint          offset_x, offset_y;
+      gint          n, i;
+
+      gsize native_bpp = babl_format_get_bytes_per_pixel (region->native_format);
+
+      region->native = g_try_malloc ((gsize) region->bounds.width *
+                                     region->bounds.height * native_bpp);
+      mask = image_alloc (&region->mask, region->crop.width,
+                          region->crop.height, COCOEDIT_GRAY_F32);
+      if (! region->native || ! mask)
+        {
+          g_object_unref (buffer);
+          g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                       _("Not enough memory to edit %d × %d pixels."),
+                       region->crop.width, region->crop.height);
+          cocoedit_region_free (region);
+          return NULL;
+        }
+
+      gegl_buffer_get (buffer, &region->bounds, 1.0, region->native_format,
+                       region->native, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+
+      /* The selection is image-sized; the drawable may be offset, smaller
+       * or larger than the canvas.  Outside the canvas nothing is
+       * selected (abyss is zero).
+       */
+      selection = GIMP_DRAWABLE (gimp_image_get_selection (image));
+      gimp_drawable_get_offsets (drawable, &offset_x, &offset_y);
+
+      sel_format = gimp_drawable_get_format (selection);
+      if (babl_get_model_flags (sel_format) & BABL_MODEL_FLAG_LINEAR)
+        sel_format = babl_format ("Y float");
+      else
+        sel_format = babl_format ("Y' float");
+
+      rect = region->crop;
+      rect.x += offset_x;
+      rect.y += offset_y;
+
+      sel_buffer = gimp_drawable_get_buffer (selection);
+      gegl_buffer_get (sel_buffer, &rect, 1.0, sel_format,
+                       mask, region->mask.stride, GEGL_ABYSS_NONE);
+      g_object_unref (sel_buffer);
+
+      n = region->crop.width * region->crop.height;
+      for (i = 0; i < n; i++)
+        {
+          gfloat v = CLAMP (mask[i], 0.0f, 1.0f);
+
+          /* GIMP composites a replaced drawable through the selection
+           * itself (gimp_drawable_merge_shadow): the engine then gets the
+           * selected area as a hard mask, or the blend would be applied
+           * twice.
+           */
+          mask[i] = hard_mask ? (v > 0.0f ? 1.0f : 0.0f) : v;
+        }
+    }
+
+  g_object_unref (buffer);
+
+  return region;
+}
+
+void
+cocoedit_region_free (CocoeditRegion *region)
+{
+  if (! region)
+    return;
+
+  g_clear_object (&region->drawable);
+  g_free (region->source.data);
+  g_free (region->mask.data);
+  g_free (region->output.data);
+  g_free (region->native);
+  g_free (region);
+}
+
+GimpDrawable *
+cocoedit_region_apply (CocoeditRegion      *region,
+                       CocoeditOutputMode   mode,
+                       const gchar         *layer_name,
+                       GError             **error)
+{
+  GimpDrawable *drawable = region->drawable;
+  GimpImage    *image    = gimp_item_get_image (GIMP_ITEM (drawable));
+  GimpDrawable *target;
+  GeglBuffer   *buffer;
+  guchar       *pixels;
+
+  pixels = region_compose (region);
+  if (! pixels)
+    {
+      g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Not enough memory to edit %d × %d pixels."),
+                   region->bounds.width, region->bounds.height);
+      return NULL;
+    }
+
+  gimp_image_undo_group_start (image);
+
+  if (mode == COCOEDIT_OUTPUT_NEW_LAYER)
+    {
+      GimpLayer       *layer;
+      GimpLayer       *parent;
+      const GimpLayer *selected[2] = { NULL, NULL };
+
+      /* A copy keeps the source's offsets, size, mode, opacity and type,
+       * and every pixel outside the selection exactly.
+       */
+      layer  = gimp_layer_copy (GIMP_LAYER (drawable));
+      parent = GIMP_LAYER (gimp_item_get_parent (GIMP_ITEM (drawable)));
+
+      gimp_item_set_name (GIMP_ITEM (layer), layer_name);
+      gimp_image_insert_layer (image, layer, parent,
+                               gimp_image_get_item_position (image,
+                                                             GIMP_ITEM (drawable)));
+      target = GIMP_DRAWABLE (layer);
+
+      buffer = gimp_drawable_get_buffer (target);
+      gegl_buffer_set (buffer, &region->bounds, 0, region->native_format,
+                       pixels, GEGL_AUTO_ROWSTRIDE);
+      g_object_unref (buffer);
+
+      selected[0] = layer;
+      gimp_image_set_selected_layers (image, selected);
+    }
+  else
+    {
+      target = drawable;
+
+      buffer = gimp_drawable_get_shadow_buffer (target);
+      gegl_buffer_set (buffer, &region->bounds, 0, region->native_format,
+                       pixels, GEGL_AUTO_ROWSTRIDE);
+      g_object_unref (buffer);
+
+      gimp_drawable_merge_shadow (target, TRUE);
+    }
+
+  gimp_drawable_update (target,
+                        region->bounds.x, region->bounds.y,
+                        region->bounds.width, region->bounds.height);
+
+  gimp_image_undo_group_end (image);
+
+  g_free (pixels);
+
+  return target;
+}
+
+/* A layer name from the instruction: its first line, at most 64
+ * characters.
+ */
+gchar *
+cocoedit_layer_name_from_prompt (const gchar *prompt)
+{
+  GString     *name = g_string_new (NULL);
+  const gchar *p;
+  gint         n    = 0;
+
+  prompt = prompt ? prompt : "";
+  while (g_unichar_isspace (g_utf8_get_char (prompt)))
+    prompt = g_utf8_next_char (prompt);
+
+  for (p = prompt; *p && *p != '\n' && *p != '\r'; p = g_utf8_next_char (p))
+    {
+      if (n == 64)
+        {
+          g_string_append (name, "…");
+          break;
+        }
+      g_string_append_unichar (name, g_utf8_get_char (p));
+      n++;
+    }
+
+  while (name->len > 0 && g_ascii_isspace (name->str[name->len - 1]))
+    g_string_truncate (name, name->len - 1);
+
+  return g_string_free (name, FALSE);
+}
+
+void
+cocoedit_region_make_previews (CocoeditRegion  *region,
+                               gint             max_size,
+                               GdkPixbuf      **before,
+                               GdkPixbuf      **after,
+                               GdkPixbuf      **changes,
+                               gdouble         *changed_fraction)
+{
+  gint       width  = region->crop.width;
+  gint       height = region->crop.height;
+  gdouble    scale  = MIN (1.0, (gdouble) max_size / MAX (width, height));
+  gint       dest_w = MAX (1, (gint) (width * scale + 0.5));
+  gint       dest_h = MAX (1, (gint) (height * scale + 0.5));
+  GdkPixbuf *src_pixbuf;
+  GdkPixbuf *out_pixbuf;
+  GdkPixbuf *diff_pixbuf;
+  guint64    n_changed = 0;
+  gint       x, y;
+
+  src_pixbuf  = rgba_to_pixbuf (region, &region->source, width, height);
+  out_pixbuf  = rgba_to_pixbuf (region, &region->output, width, height);
+  diff_pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, width, height);
+
+  /* What changed: the source in faded grey, changed pixels in magenta
+   * as strong as the change.
+   */
+  for (y = 0; y < height; y++)
+    {
+      const guchar *s = gdk_pixbuf_get_pixels (src_pixbuf) +
+                        y * gdk_pixbuf_get_rowstride (src_pixbuf);
+      const guchar *o = gdk_pixbuf_get_pixels (out_pixbuf) +
+                        y * gdk_pixbuf_get_rowstride (out_pixbuf);
+      guchar       *d = gdk_pixbuf_get_pixels (diff_pixbuf) +
+                        y * gdk_pixbuf_get_rowstride (diff_pixbuf);
+
+      for (x = 0; x < width; x++, s += 4, o += 4, d += 4)
+        {
+          gint diff = 0;
+          gint grey = (s[0] * 54 + s[1] * 183 + s[2] * 19) >> 8;
+          gint c;
+
+          for (c = 0; c < 4; c++)
+            diff = MAX (diff, ABS ((gint) s[c] - (gint) o[c]));
+
+          if (diff > 0)
+            n_changed++;
+
+          diff = MIN (255, diff * 4);
+          grey = 96 + grey / 3;
+
+          d[0] = (grey * (255 - diff) + 255 * diff) / 255;
+          d[1] = (grey * (255 - diff) +   0 * diff) / 255;
+          d[2] = (grey * (255 - diff) + 200 * diff) / 255;
+          d[3] = 255;
+        }
+    }
+
+  *before  = gdk_pixbuf_scale_simple (src_pixbuf,  dest_w, dest_h,
+                                      GDK_INTERP_BILINEAR);
+  *after   = gdk_pixbuf_scale_simple (out_pixbuf,  dest_w, dest_h,
+                                      GDK_INTERP_BILINEAR);
+  *changes = gdk_pixbuf_scale_simple (diff_pixbuf, dest_w, dest_h,
+                                      GDK_INTERP_BILINEAR);
+  *changed_fraction = (gdouble) n_changed / ((gdouble) width * height);
+
+  g_object_unref (src_pixbuf);
+  g_object_unref (out_pixbuf);
+  g_object_unref (diff_pixbuf);
+}
+
+
+/*  private functions  */
+
+static void *
+image_alloc (cocoedit_image        *image,
+             gint                   width,
+             gint                   height,
+             cocoedit_pixel_format  format)
+{
+  gsize bpp;
+
+  switch (format)
+    {
+    case COCOEDIT_RGBA8:    bpp = 4; break;
+    case COCOEDIT_RGBA_F32: bpp = 16; break;
+    case COCOEDIT_GRAY8:    bpp = 1; break;
+    case COCOEDIT_GRAY_F32:
+    default:                bpp = 4; break;
+    }
+
+  image->width  = width;
+  image->height = height;
+  image->format = format;
+  image->stride = bpp * width;
+  image->data   = g_try_malloc0 (image->stride * height);
+
+  return image->data;
+}
+
+/* The bounds' pixels in the drawable's own format: the engine's output
+ * where the mask is not zero, the drawable's bytes where it is.
+ */
+static guchar *
+region_compose (CocoeditRegion *region)
+{
+  const Babl *fish;
+  gsize       engine_bpp = babl_format_get_bytes_per_pixel (region->engine_format);
+  gsize       native_bpp = babl_format_get_bytes_per_pixel (region->native_format);
+  gint        dx         = region->bounds.x - region->crop.x;
+  gint        dy         = region->bounds.y - region->crop.y;
+  guchar     *pixels;
+  gint        x, y;
+
+  pixels = g_try_malloc ((gsize) region->bounds.width *
+                         region->bounds.height * native_bpp);
+  if (! pixels)
+    return NULL;
+
+  fish = babl_fish (region->engine_format, region->native_format);
+
+  for (y = 0; y < region->bounds.height; y++)
+    {
+      const guchar *out  = (const guchar *) region->output.data +
+                           (gsize) (y + dy) * region->output.stride +
+                           (gsize) dx * engine_bpp;
+      guchar       *dest = pixels +
+                           (gsize) y * region->bounds.width * native_bpp;
+
+      babl_process (fish, out, dest, region->bounds.width);
+
+      if (region->has_mask)
+        {
+          const gfloat *mask = (const gfloat *)
+            ((const guchar *) region->mask.data +
+             (gsize) (y + dy) * region->mask.stride) + dx;
+          const guchar *src  = region->native +
+                               (gsize) y * region->bounds.width * native_bpp;
+
+          for (x = 0; x < region->bounds.width; x++)
+            if (mask[x] <= 0.0f)
+              memcpy (dest + x * native_bpp, src + x * native_bpp, native_bpp);
+        }
+    }
+
+  return pixels;
+}
+
+static GdkPixbuf *
+rgba_to_pixbuf (CocoeditRegion       *region,
+                const cocoedit_image *image,
+                gint                  width,
+                gint                  height)
+{
+  GdkPixbuf  *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8,
+                                       width, height);
+  const Babl *fish   = babl_fish (region->engine_format,
+                                  babl_format_with_space ("R'G'B'A u8",
+                                                          region->engine_format));
+  gint        y;
+
+  for (y = 0; y < height; y++)
+    babl_process (fish,
+                  (const guchar *) image->data + (gsize) y * image->stride,
+                  gdk_pixbuf_get_pixels (pixbuf) +
+                  y * gdk_pixbuf_get_rowstride (pixbuf),
+                  width);
+
+  return pixbuf;
+}

@@ -1,0 +1,828 @@
+/* CoCoEdit for GIMP
+ *
+ * cocoedit-dialog.c: the "Edit with Instruction" dialog
+ *
+ * This program is free software: you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ *
+ * A GimpProcedureDialog (so Reset, Load/Save Settings and the remembered
+ * values come from GIMP) laid out in two columns: the preview on the
+ * left, the instruction and the options on the right.  The dialog knows
+ * nothing of the engine: it asks for a preview with the
+ * "preview-requested" signal and is told about progress and results by
+ * the plug-in.
+ */
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "cocoedit-dialog.h"
+#include "cocoedit-preview.h"
+
+
+#define PREVIEW_SIZE 320
+
+enum
+{
+  PREVIEW_REQUESTED,
+  PREVIEW_CANCELLED,
+  LAST_SIGNAL
+};
+
+struct _CocoeditDialog
+{
+  GimpProcedureDialog  parent_instance;
+
+  GimpProcedureConfig *config;
+
+  GtkWidget           *preview;
+  GtkWidget           *mode_buttons[3];
+  GtkWidget           *preview_button;
+  GtkWidget           *progress;
+  GtkWidget           *status;
+
+  GtkWidget           *prompt_view;
+  GtkWidget           *recent_button;
+  GtkWidget           *recent_menu;
+
+  GtkWidget           *model_chooser;
+  GtkWidget           *model_label;
+  GtkWidget           *engine_label;
+
+  gboolean             previewing;
+};
+
+
+static void   cocoedit_dialog_dispose        (GObject          *object);
+
+static void   cocoedit_dialog_build          (CocoeditDialog   *dialog,
+                                              GdkPixbuf        *before);
+static GtkWidget * cocoedit_dialog_build_preview  (CocoeditDialog *dialog,
+                                                   GdkPixbuf      *before);
+static GtkWidget * cocoedit_dialog_build_prompt   (CocoeditDialog *dialog);
+static GtkWidget * cocoedit_dialog_build_seed     (CocoeditDialog *dialog);
+static GtkWidget * cocoedit_dialog_build_model    (CocoeditDialog *dialog);
+
+static void   cocoedit_dialog_config_notify  (GimpProcedureConfig *config,
+                                              GParamSpec       *pspec,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_update_sensitivity
+                                             (CocoeditDialog   *dialog);
+static void   cocoedit_dialog_preview_clicked(GtkWidget        *button,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_mode_toggled   (GtkWidget        *button,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_new_seed       (GtkWidget        *button,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_recent_activate(GtkWidget        *item,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_model_set      (GtkFileChooserButton *chooser,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_model_default  (GtkWidget        *button,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_sync_model     (CocoeditDialog   *dialog);
+static void   cocoedit_dialog_map            (GtkWidget        *widget,
+                                              CocoeditDialog   *dialog);
+
+
+G_DEFINE_FINAL_TYPE (CocoeditDialog, cocoedit_dialog,
+                     GIMP_TYPE_PROCEDURE_DIALOG)
+
+static guint dialog_signals[LAST_SIGNAL] = { 0 };
+
+
+static void
+cocoedit_dialog_class_init (CocoeditDialogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = cocoedit_dialog_dispose;
+
+  /**
+   * CocoeditDialog::preview-requested:
+   *
+   * The user asked for a preview of the current settings.
+   */
+  dialog_signals[PREVIEW_REQUESTED] =
+    g_signal_new ("preview-requested",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+
+  /**
+   * CocoeditDialog::preview-cancelled:
+   *
+   * The user stopped the preview being computed.
+   */
+  dialog_signals[PREVIEW_CANCELLED] =
+    g_signal_new ("preview-cancelled",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+}
+
+static void
+cocoedit_dialog_init (CocoeditDialog *dialog)
+{
+}
+
+static void
+cocoedit_dialog_dispose (GObject *object)
+{
+  CocoeditDialog *dialog = COCOEDIT_DIALOG (object);
+
+  if (dialog->config)
+    {
+      g_signal_handlers_disconnect_by_data (dialog->config, dialog);
+      g_clear_object (&dialog->config);
+    }
+
+  G_OBJECT_CLASS (cocoedit_dialog_parent_class)->dispose (object);
+}
+
+
+/*  public functions  */
+
+GtkWidget *
+cocoedit_dialog_new (GimpProcedure       *procedure,
+                     GimpProcedureConfig *config,
+                     GdkPixbuf           *before)
+{
+  CocoeditDialog *dialog;
+  gboolean        use_header_bar;
+
+  g_return_val_if_fail (GIMP_IS_PROCEDURE (procedure), NULL);
+  g_return_val_if_fail (GIMP_IS_PROCEDURE_CONFIG (config), NULL);
+
+  g_object_get (gtk_settings_get_default (),
+                "gtk-dialogs-use-header", &use_header_bar,
+                NULL);
+
+  dialog = g_object_new (COCOEDIT_TYPE_DIALOG,
+                         "procedure",      procedure,
+                         "config",         config,
+                         "title",          _("CoCoEdit: Edit with Instruction"),
+                         "help-func",      gimp_standard_help_func,
+                         "help-id",        gimp_procedure_get_name (procedure),
+                         "use-header-bar", use_header_bar,
+                         NULL);
+
+  dialog->config = g_object_ref (config);
+
+  cocoedit_dialog_build (dialog, before);
+
+  return GTK_WIDGET (dialog);
+}
+
+void
+cocoedit_dialog_set_recent (CocoeditDialog      *dialog,
+                            const gchar * const *instructions)
+{
+  GtkWidget *menu;
+  guint      i;
+
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  menu = gtk_menu_new ();
+
+  for (i = 0; instructions && instructions[i]; i++)
+    {
+      GtkWidget *item;
+      GtkWidget *label;
+      gchar     *text;
+
+      /* One line in the menu, the whole instruction when chosen. */
+      text  = g_strdelimit (g_strdup (instructions[i]), "\r\n\t", ' ');
+      item  = gtk_menu_item_new ();
+      label = gtk_label_new (text);
+      gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      gtk_label_set_max_width_chars (GTK_LABEL (label), 48);
+      gtk_container_add (GTK_CONTAINER (item), label);
+      g_free (text);
+
+      g_object_set_data_full (G_OBJECT (item), "cocoedit-instruction",
+                              g_strdup (instructions[i]), g_free);
+      g_signal_connect (item, "activate",
+                        G_CALLBACK (cocoedit_dialog_recent_activate),
+                        dialog);
+
+      gtk_menu_shell_append (GTK_MENU_SHELL (menu), item);
+    }
+
+  gtk_widget_show_all (menu);
+  gtk_menu_button_set_popup (GTK_MENU_BUTTON (dialog->recent_button), menu);
+  gtk_widget_set_sensitive (dialog->recent_button, i > 0);
+  dialog->recent_menu = menu;
+}
+
+void
+cocoedit_dialog_set_model_text (CocoeditDialog *dialog,
+                                const gchar    *text)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  gtk_label_set_text (GTK_LABEL (dialog->model_label), text);
+  gtk_widget_set_tooltip_text (dialog->model_label, text);
+}
+
+void
+cocoedit_dialog_set_engine_info (CocoeditDialog *dialog,
+                                 const gchar    *text,
+                                 gboolean        is_error)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  gtk_label_set_text (GTK_LABEL (dialog->engine_label), text);
+
+  if (is_error)
+    gtk_style_context_add_class (gtk_widget_get_style_context (dialog->engine_label),
+                                 GTK_STYLE_CLASS_ERROR);
+  else
+    gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->engine_label),
+                                    GTK_STYLE_CLASS_ERROR);
+}
+
+gboolean
+cocoedit_dialog_is_previewing (CocoeditDialog *dialog)
+{
+  g_return_val_if_fail (COCOEDIT_IS_DIALOG (dialog), FALSE);
+
+  return dialog->previewing;
+}
+
+void
+cocoedit_dialog_preview_started (CocoeditDialog *dialog)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  dialog->previewing = TRUE;
+
+  gtk_button_set_label (GTK_BUTTON (dialog->preview_button), _("_Stop"));
+  gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress), 0.0);
+  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (dialog->progress),
+                             _("Starting…"));
+  gtk_label_set_text (GTK_LABEL (dialog->status), "");
+
+  cocoedit_dialog_update_sensitivity (dialog);
+}
+
+void
+cocoedit_dialog_preview_progress (CocoeditDialog *dialog,
+                                  gdouble         fraction,
+                                  const gchar    *text)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  if (fraction < 0.0)
+    gtk_progress_bar_pulse (GTK_PROGRESS_BAR (dialog->progress));
+  else
+    gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress),
+                                   CLAMP (fraction, 0.0, 1.0));
+
+  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (dialog->progress), text);
+}
+
+static void
+cocoedit_dialog_preview_stopped (CocoeditDialog *dialog,
+                                 const gchar    *progress_text)
+{
+  dialog->previewing = FALSE;
+
+  gtk_button_set_label (GTK_BUTTON (dialog->preview_button), _("_Preview"));
+  gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress), 0.0);
+  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (dialog->progress),
+                             progress_text);
+
+  cocoedit_dialog_update_sensitivity (dialog);
+}
+
+void
+cocoedit_dialog_preview_finished (CocoeditDialog *dialog,
+                                  GdkPixbuf      *before,
+                                  GdkPixbuf      *after,
+                                  GdkPixbuf      *changes,
+                                  const gchar    *text)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
+                               before, after, changes);
+
+  cocoedit_dialog_preview_stopped (dialog, _("Preview ready"));
+  gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress), 1.0);
+  gtk_label_set_text (GTK_LABEL (dialog->status), text);
+  gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->status),
+                                  GTK_STYLE_CLASS_ERROR);
+
+  if (cocoedit_preview_get_mode (COCOEDIT_PREVIEW (dialog->preview)) ==
+      COCOEDIT_PREVIEW_BEFORE)
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (dialog->mode_buttons[COCOEDIT_PREVIEW_AFTER]),
+                                  TRUE);
+}
+
+void
+cocoedit_dialog_preview_failed (CocoeditDialog *dialog,
+                                const gchar    *message)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  cocoedit_dialog_preview_stopped (dialog, "");
+  gtk_label_set_text (GTK_LABEL (dialog->status), message);
+  gtk_style_context_add_class (gtk_widget_get_style_context (dialog->status),
+                               GTK_STYLE_CLASS_ERROR);
+}
+
+
+/*  building  */
+
+static GtkWidget *
+make_heading (const gchar *text)
+{
+  GtkWidget *label = gtk_label_new_with_mnemonic (text);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+  gimp_label_set_attributes (GTK_LABEL (label),
+                             PANGO_ATTR_WEIGHT, PANGO_WEIGHT_BOLD,
+                             -1);
+  return label;
+}
+
+static GtkWidget *
+make_note (void)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+  gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
+  gimp_label_set_attributes (GTK_LABEL (label),
+                             PANGO_ATTR_SCALE, PANGO_SCALE_SMALL,
+                             -1);
+  return label;
+}
+
+static void
+cocoedit_dialog_build (CocoeditDialog *dialog,
+                       GdkPixbuf      *before)
+{
+  GimpProcedureDialog *pdialog = GIMP_PROCEDURE_DIALOG (dialog);
+  GtkWidget           *content;
+  GtkWidget           *hbox;
+  GtkWidget           *vbox;
+  GtkWidget           *widget;
+
+  content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
+
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 18);
+  gtk_box_pack_start (GTK_BOX (content), hbox, TRUE, TRUE, 0);
+  gtk_box_reorder_child (GTK_BOX (content), hbox, 0);
+  gtk_widget_show (hbox);
+
+  widget = cocoedit_dialog_build_preview (dialog, before);
+  gtk_box_pack_start (GTK_BOX (hbox), widget, TRUE, TRUE, 0);
+
+  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  gtk_box_pack_start (GTK_BOX (hbox), vbox, FALSE, FALSE, 0);
+  gtk_widget_show (vbox);
+
+  widget = cocoedit_dialog_build_prompt (dialog);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+
+  widget = make_heading (_("Sampling"));
+  gtk_widget_set_margin_top (widget, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  widget = cocoedit_dialog_build_seed (dialog);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+
+  widget = gimp_procedure_dialog_get_scale_entry (pdialog, COCOEDIT_PROP_STEPS, 1.0);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  widget = gimp_procedure_dialog_get_scale_entry (pdialog, COCOEDIT_PROP_GUIDANCE, 1.0);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  widget = gimp_procedure_dialog_get_scale_entry (pdialog, COCOEDIT_PROP_STRENGTH, 1.0);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  widget = gimp_procedure_dialog_get_widget (pdialog, COCOEDIT_PROP_OUTPUT_MODE,
+                                             G_TYPE_NONE);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  widget = cocoedit_dialog_build_model (dialog);
+  gtk_widget_set_margin_top (widget, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+
+  g_signal_connect (dialog->config, "notify",
+                    G_CALLBACK (cocoedit_dialog_config_notify),
+                    dialog);
+  g_signal_connect (dialog, "map",
+                    G_CALLBACK (cocoedit_dialog_map),
+                    dialog);
+
+  cocoedit_dialog_update_sensitivity (dialog);
+}
+
+static GtkWidget *
+cocoedit_dialog_build_preview (CocoeditDialog *dialog,
+                               GdkPixbuf      *before)
+{
+  static const gchar *mode_labels[] =
+  {
+    N_("_Before"), N_("_After"), N_("C_hanges")
+  };
+  static const gchar *mode_tips[] =
+  {
+    N_("Show the layer as it is"),
+    N_("Show the result of the edit"),
+    N_("Show which pixels the edit changed")
+  };
+  GtkWidget *vbox;
+  GtkWidget *frame;
+  GtkWidget *hbox;
+  GSList    *group = NULL;
+  guint      i;
+
+  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  gtk_widget_show (vbox);
+
+  frame = gtk_frame_new (NULL);
+  gtk_frame_set_shadow_type (GTK_FRAME (frame), GTK_SHADOW_IN);
+  gtk_box_pack_start (GTK_BOX (vbox), frame, TRUE, TRUE, 0);
+  gtk_widget_show (frame);
+
+  dialog->preview = cocoedit_preview_new (PREVIEW_SIZE);
+  cocoedit_preview_set_before (COCOEDIT_PREVIEW (dialog->preview), before);
+  gtk_container_add (GTK_CONTAINER (frame), dialog->preview);
+  gtk_widget_show (dialog->preview);
+
+  /* Before / After / Changes, as linked toggle buttons. */
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
+  gtk_style_context_add_class (gtk_widget_get_style_context (hbox),
+                               GTK_STYLE_CLASS_LINKED);
+  gtk_widget_set_halign (hbox, GTK_ALIGN_CENTER);
+  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
+  gtk_widget_show (hbox);
+
+  for (i = 0; i < G_N_ELEMENTS (mode_labels); i++)
+    {
+      GtkWidget *button;
+
+      button = gtk_radio_button_new_with_mnemonic (group, _(mode_labels[i]));
+      group  = gtk_radio_button_get_group (GTK_RADIO_BUTTON (button));
+      gtk_toggle_button_set_mode (GTK_TOGGLE_BUTTON (button), FALSE);
+      gimp_help_set_help_data (button, _(mode_tips[i]), NULL);
+      g_object_set_data (G_OBJECT (button), "cocoedit-mode",
+                         GINT_TO_POINTER (i));
+      gtk_box_pack_start (GTK_BOX (hbox), button, FALSE, FALSE, 0);
+      gtk_widget_show (button);
+
+      dialog->mode_buttons[i] = button;
+    }
+
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (dialog->mode_buttons[COCOEDIT_PREVIEW_AFTER]),
+                                TRUE);
+  for (i = 0; i < G_N_ELEMENTS (mode_labels); i++)
+    g_signal_connect (dialog->mode_buttons[i], "toggled",
+                      G_CALLBACK (cocoedit_dialog_mode_toggled),
+                      dialog);
+
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
+  gtk_widget_show (hbox);
+
+  dialog->preview_button = gtk_button_new_with_mnemonic (_("_Preview"));
+  gimp_help_set_help_data (dialog->preview_button,
+                           _("Compute the edit without changing the image"),
+                           NULL);
+  gtk_box_pack_start (GTK_BOX (hbox), dialog->preview_button, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->preview_button);
+
+  g_signal_connect (dialog->preview_button, "clicked",
+                    G_CALLBACK (cocoedit_dialog_preview_clicked),
+                    dialog);
+
+  dialog->progress = gtk_progress_bar_new ();
+  gtk_progress_bar_set_show_text (GTK_PROGRESS_BAR (dialog->progress), TRUE);
+  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (dialog->progress), "");
+  gtk_progress_bar_set_ellipsize (GTK_PROGRESS_BAR (dialog->progress),
+                                  PANGO_ELLIPSIZE_END);
+  gtk_widget_set_valign (dialog->progress, GTK_ALIGN_CENTER);
+  gtk_box_pack_start (GTK_BOX (hbox), dialog->progress, TRUE, TRUE, 0);
+  gtk_widget_show (dialog->progress);
+
+  dialog->status = make_note ();
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->status, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->status);
+
+  return vbox;
+}
+
+static GtkWidget *
+cocoedit_dialog_build_prompt (CocoeditDialog *dialog)
+{
+  GtkWidget *vbox;
+  GtkWidget *hbox;
+  GtkWidget *label;
+  GtkWidget *scrolled;
+
+  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  gtk_widget_show (vbox);
+
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
+  gtk_widget_show (hbox);
+
+  label = make_heading (_("_Instruction"));
+  gtk_box_pack_start (GTK_BOX (hbox), label, TRUE, TRUE, 0);
+  gtk_widget_show (label);
+
+  dialog->recent_button = gtk_menu_button_new ();
+  gtk_button_set_label (GTK_BUTTON (dialog->recent_button), _("_Recent"));
+  gtk_button_set_use_underline (GTK_BUTTON (dialog->recent_button), TRUE);
+  gtk_button_set_image (GTK_BUTTON (dialog->recent_button),
+                        gtk_image_new_from_icon_name (GIMP_ICON_DOCUMENT_OPEN_RECENT,
+                                                      GTK_ICON_SIZE_BUTTON));
+  gtk_button_set_always_show_image (GTK_BUTTON (dialog->recent_button), TRUE);
+  gtk_button_set_relief (GTK_BUTTON (dialog->recent_button), GTK_RELIEF_NONE);
+  gimp_help_set_help_data (dialog->recent_button,
+                           _("Use one of your recent instructions"), NULL);
+  gtk_widget_set_sensitive (dialog->recent_button, FALSE);
+  gtk_box_pack_end (GTK_BOX (hbox), dialog->recent_button, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->recent_button);
+
+  scrolled = gtk_scrolled_window_new (NULL, NULL);
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled),
+                                  GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_shadow_type (GTK_SCROLLED_WINDOW (scrolled),
+                                       GTK_SHADOW_IN);
+  gtk_widget_set_size_request (scrolled, 340, 88);
+  gtk_box_pack_start (GTK_BOX (vbox), scrolled, FALSE, FALSE, 0);
+  gtk_widget_show (scrolled);
+
+  dialog->prompt_view =
+    gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (dialog),
+                                      COCOEDIT_PROP_PROMPT, GTK_TYPE_TEXT_VIEW);
+  gtk_text_view_set_wrap_mode (GTK_TEXT_VIEW (dialog->prompt_view),
+                               GTK_WRAP_WORD_CHAR);
+  gtk_text_view_set_accepts_tab (GTK_TEXT_VIEW (dialog->prompt_view), FALSE);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), dialog->prompt_view);
+  gtk_container_add (GTK_CONTAINER (scrolled), dialog->prompt_view);
+  gtk_widget_show (dialog->prompt_view);
+
+  label = make_note ();
+  gtk_label_set_text (GTK_LABEL (label),
+                      _("Say what to change, e.g. \"make the car red\" or "
+                        "\"remove the lamp\". Only the selection changes."));
+  gtk_style_context_add_class (gtk_widget_get_style_context (label),
+                               GTK_STYLE_CLASS_DIM_LABEL);
+  gtk_box_pack_start (GTK_BOX (vbox), label, FALSE, FALSE, 0);
+  gtk_widget_show (label);
+
+  return vbox;
+}
+
+static GtkWidget *
+cocoedit_dialog_build_seed (CocoeditDialog *dialog)
+{
+  GimpProcedureDialog *pdialog = GIMP_PROCEDURE_DIALOG (dialog);
+  GtkWidget           *hbox;
+  GtkWidget           *widget;
+
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_show (hbox);
+
+  widget = gimp_procedure_dialog_get_widget (pdialog, COCOEDIT_PROP_SEED,
+                                             G_TYPE_NONE);
+  gtk_box_pack_start (GTK_BOX (hbox), widget, TRUE, TRUE, 0);
+  gtk_widget_show (widget);
+
+  widget = gtk_button_new_with_mnemonic (_("_New Seed"));
+  gimp_help_set_help_data (widget, _("Pick a random seed for a different "
+                                     "variation"), NULL);
+  gtk_box_pack_start (GTK_BOX (hbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  g_signal_connect (widget, "clicked",
+                    G_CALLBACK (cocoedit_dialog_new_seed),
+                    dialog);
+
+  widget = gimp_procedure_dialog_get_widget (pdialog, COCOEDIT_PROP_RANDOM_SEED,
+                                             G_TYPE_NONE);
+  gtk_box_pack_start (GTK_BOX (hbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  return hbox;
+}
+
+static GtkWidget *
+cocoedit_dialog_build_model (CocoeditDialog *dialog)
+{
+  GtkWidget *vbox;
+  GtkWidget *hbox;
+  GtkWidget *label;
+  GtkWidget *button;
+  GtkWidget *widget;
+
+  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  gtk_widget_show (vbox);
+
+  label = make_heading (_("_Model"));
+  gtk_box_pack_start (GTK_BOX (vbox), label, FALSE, FALSE, 0);
+  gtk_widget_show (label);
+
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
+  gtk_widget_show (hbox);
+
+  dialog->model_chooser =
+    gtk_file_chooser_button_new (_("Select the Model Folder"),
+                                 GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), dialog->model_chooser);
+  gimp_help_set_help_data (dialog->model_chooser,
+                           _("A folder with config.json and the model's "
+                             "weights"), NULL);
+  gtk_box_pack_start (GTK_BOX (hbox), dialog->model_chooser, TRUE, TRUE, 0);
+  gtk_widget_show (dialog->model_chooser);
+
+  g_signal_connect (dialog->model_chooser, "file-set",
+                    G_CALLBACK (cocoedit_dialog_model_set),
+                    dialog);
+
+  button = gtk_button_new_with_mnemonic (_("_Default"));
+  gimp_help_set_help_data (button, _("Use the model installed with the "
+                                     "plug-in"), NULL);
+  gtk_box_pack_start (GTK_BOX (hbox), button, FALSE, FALSE, 0);
+  gtk_widget_show (button);
+
+  g_signal_connect (button, "clicked",
+                    G_CALLBACK (cocoedit_dialog_model_default),
+                    dialog);
+
+  dialog->model_label = make_note ();
+  gtk_label_set_line_wrap (GTK_LABEL (dialog->model_label), FALSE);
+  gtk_label_set_ellipsize (GTK_LABEL (dialog->model_label),
+                           PANGO_ELLIPSIZE_MIDDLE);
+  gtk_style_context_add_class (gtk_widget_get_style_context (dialog->model_label),
+                               GTK_STYLE_CLASS_DIM_LABEL);
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->model_label, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->model_label);
+
+  widget = gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (dialog),
+                                             COCOEDIT_PROP_DEVICE, G_TYPE_NONE);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  dialog->engine_label = make_note ();
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->engine_label, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->engine_label);
+
+  cocoedit_dialog_sync_model (dialog);
+
+  return vbox;
+}
+
+
+/*  callbacks  */
+
+static gboolean
+prompt_is_empty (CocoeditDialog *dialog)
+{
+  gchar    *prompt = NULL;
+  gboolean  empty;
+
+  g_object_get (dialog->config, COCOEDIT_PROP_PROMPT, &prompt, NULL);
+  empty = ! prompt || ! *g_strstrip (prompt);
+  g_free (prompt);
+
+  return empty;
+}
+
+static void
+cocoedit_dialog_update_sensitivity (CocoeditDialog *dialog)
+{
+  gboolean has_prompt = ! prompt_is_empty (dialog);
+  gboolean has_result = cocoedit_preview_has_result (COCOEDIT_PREVIEW (dialog->preview));
+  guint    i;
+
+  gtk_dialog_set_response_sensitive (GTK_DIALOG (dialog), GTK_RESPONSE_OK,
+                                     has_prompt);
+  gtk_widget_set_sensitive (dialog->preview_button,
+                            has_prompt || dialog->previewing);
+
+  for (i = 0; i < G_N_ELEMENTS (dialog->mode_buttons); i++)
+    gtk_widget_set_sensitive (dialog->mode_buttons[i], has_result);
+}
+
+static void
+cocoedit_dialog_config_notify (GimpProcedureConfig *config,
+                               GParamSpec          *pspec,
+                               CocoeditDialog      *dialog)
+{
+  if (! strcmp (pspec->name, COCOEDIT_PROP_MODEL_PATH))
+    cocoedit_dialog_sync_model (dialog);
+
+  if (! dialog->previewing &&
+      cocoedit_preview_has_result (COCOEDIT_PREVIEW (dialog->preview)) &&
+      strcmp (pspec->name, COCOEDIT_PROP_RANDOM_SEED))
+    {
+      gtk_label_set_text (GTK_LABEL (dialog->status),
+                          _("The settings changed since the preview was "
+                            "computed."));
+    }
+
+  cocoedit_dialog_update_sensitivity (dialog);
+}
+
+static void
+cocoedit_dialog_preview_clicked (GtkWidget      *button,
+                                 CocoeditDialog *dialog)
+{
+  if (dialog->previewing)
+    g_signal_emit (dialog, dialog_signals[PREVIEW_CANCELLED], 0);
+  else
+    g_signal_emit (dialog, dialog_signals[PREVIEW_REQUESTED], 0);
+}
+
+static void
+cocoedit_dialog_mode_toggled (GtkWidget      *button,
+                              CocoeditDialog *dialog)
+{
+  if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (button)))
+    cocoedit_preview_set_mode (COCOEDIT_PREVIEW (dialog->preview),
+                               GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button),
+                                                                   "cocoedit-mode")));
+}
+
+static void
+cocoedit_dialog_new_seed (GtkWidget      *button,
+                          CocoeditDialog *dialog)
+{
+  g_object_set (dialog->config,
+                COCOEDIT_PROP_SEED, (gint) g_random_int_range (0, G_MAXINT),
+                NULL);
+}
+
+static void
+cocoedit_dialog_recent_activate (GtkWidget      *item,
+                                 CocoeditDialog *dialog)
+{
+  g_object_set (dialog->config,
+                COCOEDIT_PROP_PROMPT,
+                g_object_get_data (G_OBJECT (item), "cocoedit-instruction"),
+                NULL);
+  gtk_widget_grab_focus (dialog->prompt_view);
+}
+
+static void
+cocoedit_dialog_model_set (GtkFileChooserButton *chooser,
+                           CocoeditDialog       *dialog)
+{
+  gchar *path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
+
+  g_object_set (dialog->config, COCOEDIT_PROP_MODEL_PATH, path ? path : "", NULL);
+  g_free (path);
+}
+
+static void
+cocoedit_dialog_model_default (GtkWidget      *button,
+                               CocoeditDialog *dialog)
+{
+  g_object_set (dialog->config, COCOEDIT_PROP_MODEL_PATH, "", NULL);
+}
+
+/* Shows the config's model folder in the chooser. */
+static void
+cocoedit_dialog_sync_model (CocoeditDialog *dialog)
+{
+  gchar *path    = NULL;
+  gchar *current = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (dialog->model_chooser));
+
+  g_object_get (dialog->config, COCOEDIT_PROP_MODEL_PATH, &path, NULL);
+
+  if (! path || ! *path)
+    gtk_file_chooser_unselect_all (GTK_FILE_CHOOSER (dialog->model_chooser));
+  else if (g_strcmp0 (path, current))
+    gtk_file_chooser_set_filename (GTK_FILE_CHOOSER (dialog->model_chooser), path);
+
+  g_free (current);
+  g_free (path);
+}
+
+static void
+cocoedit_dialog_map (GtkWidget      *widget,
+                     CocoeditDialog *dialog)
+{
+  /* Type the instruction right away. */
+  gtk_widget_grab_focus (dialog->prompt_view);
+}
