@@ -1,0 +1,396 @@
+# Test cases of the CoCoEdit plug-in, run inside GIMP 3 by
+# tests/plugin/run-gimp.py (python-fu-eval batch interpreter).
+#
+# Each case builds its images, calls the plug-in through the PDB like a
+# script would, checks the pixels with numpy, deletes its images and
+# prints a PASS line.  A failed check raises, which makes GIMP exit with
+# a non-zero status.
+
+import hashlib
+import os
+
+import gi
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gimp, Gegl  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+PROC = "plug-in-cocoedit"
+REPEAT_PROC = "plug-in-cocoedit-repeat"
+MODEL = os.environ.get("COCOEDIT_TEST_MODEL", "")
+OUT = os.environ.get("COCOEDIT_TEST_OUT", "")
+
+IMAGES = []
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+# ---- images ------------------------------------------------------------
+
+def new_image(width, height, base=Gimp.ImageBaseType.RGB,
+              precision=Gimp.Precision.U8_NON_LINEAR):
+    image = Gimp.Image.new_with_precision(width, height, base, precision)
+    IMAGES.append(image)
+    return image
+
+
+def add_layer(image, width, height, type_, offsets=(0, 0), seed=1,
+              name="source"):
+    layer = Gimp.Layer.new(image, name, width, height, type_, 100,
+                           Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    layer.set_offsets(*offsets)
+    rng = np.random.default_rng(seed)
+    # Smooth gradients plus noise: something the model can change.
+    yy, xx = np.mgrid[0:height, 0:width]
+    rgba = np.empty((height, width, 4), np.float32)
+    rgba[..., 0] = xx / max(width - 1, 1)
+    rgba[..., 1] = yy / max(height - 1, 1)
+    rgba[..., 2] = 0.5 + 0.5 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+    rgba[..., :3] = np.clip(rgba[..., :3] * 0.8
+                            + rng.random((height, width, 3)) * 0.2, 0, 1)
+    rgba[..., 3] = np.clip(0.3 + rng.random((height, width)), 0, 1)
+    set_pixels(layer, rgba)
+    return layer
+
+
+def set_pixels(layer, rgba):
+    height, width = rgba.shape[:2]
+    buf = layer.get_buffer()
+    buf.set(Gegl.Rectangle.new(0, 0, width, height), "R'G'B'A float",
+            rgba.astype(np.float32).tobytes())
+    buf.flush()
+    layer.update(0, 0, width, height)
+
+
+def native(drawable):
+    """The drawable's pixels in its own format, as bytes per pixel."""
+    buf = drawable.get_buffer()
+    width, height = drawable.get_width(), drawable.get_height()
+    data = bytes(buf.get(Gegl.Rectangle.new(0, 0, width, height), 1.0,
+                         None, Gegl.AbyssPolicy.NONE))
+    bpp = len(data) // (width * height)
+    check(bpp * width * height == len(data), "unexpected buffer size")
+    return np.frombuffer(data, np.uint8).reshape(height, width, bpp)
+
+
+def rgba8(drawable):
+    width, height = drawable.get_width(), drawable.get_height()
+    data = bytes(drawable.get_buffer().get(
+        Gegl.Rectangle.new(0, 0, width, height), 1.0, "R'G'B'A u8",
+        Gegl.AbyssPolicy.NONE))
+    return np.frombuffer(data, np.uint8).reshape(height, width, 4)
+
+
+def selection_on(layer):
+    """The selection (0..1) under each pixel of @layer."""
+    image = layer.get_image()
+    ox, oy = layer.get_offsets()[1:]
+    width, height = layer.get_width(), layer.get_height()
+    sel = image.get_selection().get_buffer()
+    data = bytes(sel.get(Gegl.Rectangle.new(ox, oy, width, height), 1.0,
+                         "Y float", Gegl.AbyssPolicy.NONE))
+    return np.frombuffer(data, np.float32).reshape(height, width)
+
+
+# ---- the plug-in ------------------------------------------------------
+
+def run_edit(image, layer, **values):
+    proc = Gimp.get_pdb().lookup_procedure(PROC)
+    check(proc is not None, "procedure %s is not registered" % PROC)
+    config = proc.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    values.setdefault("prompt", "make it look like autumn")
+    values.setdefault("steps", 2)
+    values.setdefault("seed", 7)
+    values.setdefault("model-path", MODEL)
+    for key, value in values.items():
+        config.set_property(key, value)
+    result = proc.run(config)
+    status = result.index(0)
+    new_layer = result.index(1) if status == Gimp.PDBStatusType.SUCCESS else None
+    return status, new_layer
+
+
+def run_ok(image, layer, **values):
+    status, new_layer = run_edit(image, layer, **values)
+    check(status == Gimp.PDBStatusType.SUCCESS,
+          "edit failed: %s (%s)" % (status, Gimp.get_pdb().get_last_error()))
+    check(isinstance(new_layer, Gimp.Layer), "no layer returned")
+    return new_layer
+
+
+def check_new_layer(image, source, result, prompt, n_layers_before):
+    check(len(image.get_layers()) == n_layers_before + 1,
+          "expected exactly one new layer")
+    check(result.get_name() == prompt,
+          "layer named %r, not after the instruction" % result.get_name())
+    check(image.get_item_position(result) ==
+          image.get_item_position(source) - 1,
+          "the result is not directly above the source")
+    check(result.get_offsets()[1:] == source.get_offsets()[1:],
+          "offsets differ")
+    check(result.get_width() == source.get_width() and
+          result.get_height() == source.get_height(), "size differs")
+
+
+def check_outside_unchanged(before, after, selected):
+    """Every pixel where nothing is selected is bit-identical."""
+    outside = selected <= 0.0
+    check(outside.any(), "test setup: no unselected pixel")
+    diff = np.any(before != after, axis=-1)
+    n_bad = int(np.count_nonzero(diff & outside))
+    check(n_bad == 0, "%d pixels outside the selection changed" % n_bad)
+
+
+def check_inside_changed(before, after, selected, minimum=0.5):
+    inside = selected >= 1.0
+    check(inside.any(), "test setup: no fully selected pixel")
+    changed = np.any(before != after, axis=-1)
+    fraction = np.count_nonzero(changed & inside) / np.count_nonzero(inside)
+    check(fraction >= minimum,
+          "only %.1f %% of the selected pixels changed" % (100 * fraction))
+    return fraction
+
+
+def finish(name):
+    for image in IMAGES:
+        image.delete()
+    print("COCOEDIT-TEST PASS %s" % name, flush=True)
+
+
+# ---- cases ------------------------------------------------------------
+
+def case_registered():
+    pdb = Gimp.get_pdb()
+    proc = pdb.lookup_procedure(PROC)
+    check(proc is not None, "main procedure not registered")
+    check("<Image>/Filters/CoCoEdit" in proc.get_menu_paths(),
+          "menu paths: %s" % proc.get_menu_paths())
+    label = proc.get_menu_label()
+    expected = os.environ.get("COCOEDIT_TEST_MENU_LABEL", "_Edit with Instruction…")
+    check(label == expected, "menu label %r, expected %r" % (label, expected))
+    check(proc.get_image_types() == "RGB*, GRAY*",
+          "image types %r" % proc.get_image_types())
+    names = [p.get_name() for p in proc.get_arguments()]
+    for name in ("run-mode", "image", "drawables", "prompt", "seed", "steps",
+                 "guidance", "strength", "model-path", "device",
+                 "output-mode"):
+        check(name in names, "argument %s missing: %s" % (name, names))
+    check([p.get_name() for p in proc.get_return_values()] == ["layer"],
+          "return values")
+
+    repeat = pdb.lookup_procedure(REPEAT_PROC)
+    check(repeat is not None, "repeat procedure not registered")
+    check("<Image>/Filters/CoCoEdit" in repeat.get_menu_paths(),
+          "repeat menu paths")
+
+    # With nothing done yet, Repeat says so instead of doing anything.
+    image = new_image(32, 24)
+    layer = add_layer(image, 32, 24, Gimp.ImageType.RGB_IMAGE)
+    config = repeat.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    status = repeat.run(config).index(0)
+    check(status != Gimp.PDBStatusType.SUCCESS, "repeat without history ran")
+    check(len(image.get_layers()) == 1, "repeat without history added a layer")
+    finish("registered")
+
+
+def case_rect():
+    image = new_image(96, 80)
+    layer = add_layer(image, 96, 80, Gimp.ImageType.RGB_IMAGE)
+    before = native(layer)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 20, 16, 40, 32)
+    prompt = "make it look like autumn"
+    result = run_ok(image, layer, prompt=prompt)
+    check_new_layer(image, layer, result, prompt, 1)
+    selected = selection_on(layer)
+    after = native(result)
+    check_outside_unchanged(before, after, selected)
+    check_inside_changed(before, after, selected)
+    check(np.array_equal(native(layer), before), "the source layer changed")
+    check(image.get_selected_layers()[0].get_id() == result.get_id(),
+          "the result is not the active layer")
+    finish("rect")
+
+
+def case_feather():
+    image = new_image(96, 96)
+    layer = add_layer(image, 96, 96, Gimp.ImageType.RGB_IMAGE, seed=3)
+    before = native(layer).astype(np.int32)
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 24, 24, 48, 48)
+    Gimp.Selection.feather(image, 24.0)
+    selected = selection_on(layer)
+    partial = (selected > 0.02) & (selected < 0.98)
+    check(np.count_nonzero(partial) > 200, "test setup: no soft edge")
+
+    result = run_ok(image, layer, prompt="turn it blue")
+    after = native(result).astype(np.int32)
+    check_outside_unchanged(before, after, selected)
+
+    # A soft blend: a pixel selected at m changes by at most m of the
+    # full range (plus rounding), and stronger selection changes more.
+    change = np.abs(after - before).max(axis=-1)
+    bound = selected * 255.0 + 1.5
+    n_over = int(np.count_nonzero(change > bound))
+    check(n_over == 0, "%d pixels changed more than their selection allows"
+          % n_over)
+    check(np.count_nonzero(change[partial] > 0) > 0.3 * np.count_nonzero(partial),
+          "the soft edge did not change")
+    weak = change[(selected > 0.02) & (selected < 0.3)].mean()
+    strong = change[selected > 0.7].mean()
+    check(strong > 2 * weak + 1,
+          "no gradient across the soft edge (weak %.2f, strong %.2f)"
+          % (weak, strong))
+    finish("feather")
+
+
+def case_offsets():
+    image = new_image(128, 96)
+    # A layer smaller than the canvas, offset, partly selected.
+    small = add_layer(image, 60, 50, Gimp.ImageType.RGBA_IMAGE,
+                      offsets=(40, 30), seed=5, name="small")
+    before = native(small)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 20, 20, 50, 40)
+    result = run_ok(image, small, prompt="add snow")
+    check_new_layer(image, small, result, "add snow", 1)
+    selected = selection_on(small)
+    check(selected[:, :30].any() and not selected[:, 30:].any(),
+          "test setup: selection should cover the layer's left part only")
+    after = native(result)
+    check_outside_unchanged(before, after, selected)
+    check_inside_changed(before, after, selected)
+    check(np.array_equal(before[..., -1], after[..., -1]), "alpha changed")
+
+    # A layer larger than the canvas, nothing selected: all of it may
+    # change, outside the canvas too.
+    Gimp.Selection.none(image)
+    big = add_layer(image, 160, 120, Gimp.ImageType.RGB_IMAGE,
+                    offsets=(-16, -12), seed=6, name="big")
+    before = native(big)
+    result = run_ok(image, big, prompt="make it night")
+    check(result.get_offsets()[1:] == (-16, -12), "offsets of the big result")
+    after = native(result)
+    changed = np.any(before != after, axis=-1)
+    check(changed.mean() > 0.5, "the unselected big layer barely changed")
+    check(changed[:12, :].any() and changed[:, :16].any(),
+          "nothing changed outside the canvas")
+    finish("offsets")
+
+
+def case_gray():
+    for type_ in (Gimp.ImageType.GRAYA_IMAGE, Gimp.ImageType.GRAY_IMAGE):
+        image = new_image(80, 64, base=Gimp.ImageBaseType.GRAY)
+        layer = add_layer(image, 80, 64, type_, seed=8)
+        before = native(layer)
+        image.select_rectangle(Gimp.ChannelOps.REPLACE, 10, 10, 30, 40)
+        result = run_ok(image, layer, prompt="darken")
+        check(result.is_gray(), "the result is not grayscale")
+        check(result.has_alpha() == layer.has_alpha(), "alpha channel differs")
+        selected = selection_on(layer)
+        after = native(result)
+        check_outside_unchanged(before, after, selected)
+        check_inside_changed(before, after, selected)
+    finish("gray")
+
+
+def case_precision():
+    # Linear float: outside the selection not one bit may change either.
+    image = new_image(64, 48, precision=Gimp.Precision.FLOAT_LINEAR)
+    layer = add_layer(image, 64, 48, Gimp.ImageType.RGBA_IMAGE, seed=9)
+    before = native(layer)
+    check(before.shape[-1] == 16, "test setup: not a float RGBA layer")
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 8, 8, 24, 24)
+    result = run_ok(image, layer, prompt="warmer light")
+    selected = selection_on(layer)
+    after = native(result)
+    check_outside_unchanged(before, after, selected)
+    check_inside_changed(before, after, selected)
+    finish("precision")
+
+
+def case_empty():
+    image = new_image(48, 40)
+    layer = add_layer(image, 48, 40, Gimp.ImageType.RGB_IMAGE)
+    before = native(layer)
+    for prompt in ("", "   \n\t "):
+        status, _ = run_edit(image, layer, prompt=prompt)
+        check(status == Gimp.PDBStatusType.CALLING_ERROR,
+              "empty instruction gave %s" % status)
+        check(len(image.get_layers()) == 1, "a layer was added")
+        check(np.array_equal(native(layer), before), "the layer changed")
+    finish("empty")
+
+
+def case_noninteractive():
+    image = new_image(64, 64)
+    layer = add_layer(image, 64, 64, Gimp.ImageType.RGB_IMAGE, seed=2)
+    before = native(layer)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 16, 16, 32, 24)
+    selected = selection_on(layer)
+
+    first = run_ok(image, layer, prompt="paint it red", seed=11,
+                   guidance=2.5, strength=0.9)
+    check(first.get_image().get_id() == image.get_id(),
+          "the returned layer is not in the image")
+    again = run_ok(image, layer, prompt="paint it red", seed=11,
+                   guidance=2.5, strength=0.9)
+    check(np.array_equal(native(first), native(again)),
+          "same seed, different result")
+    other = run_ok(image, layer, prompt="paint it red", seed=12,
+                   guidance=2.5, strength=0.9)
+    check(not np.array_equal(native(first), native(other)),
+          "another seed gave the same result")
+    check(len(image.get_layers()) == 4, "expected three new layers")
+
+    # The model from $COCOEDIT_MODEL when no folder is given.
+    if os.environ.get("COCOEDIT_MODEL"):
+        run_ok(image, layer, prompt="paint it red", seed=11, guidance=2.5,
+               strength=0.9, **{"model-path": ""})
+
+    # Replace mode: same layer back, no new layer, outside unchanged.
+    n_layers = len(image.get_layers())
+    replaced = run_ok(image, layer, prompt="paint it red", seed=11,
+                      **{"output-mode": "replace"})
+    check(replaced.get_id() == layer.get_id(), "replace returned another layer")
+    check(len(image.get_layers()) == n_layers, "replace added a layer")
+    after = native(layer)
+    check_outside_unchanged(before, after, selected)
+    check_inside_changed(before, after, selected)
+
+    # A missing model is an execution error that changes nothing.
+    n_layers = len(image.get_layers())
+    current = native(layer)
+    status, _ = run_edit(image, layer, **{"model-path": "/nonexistent/model"})
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR,
+          "missing model gave %s" % status)
+    check("/nonexistent/model" in (Gimp.get_pdb().get_last_error() or ""),
+          "the error does not name the folder")
+    check(len(image.get_layers()) == n_layers and
+          np.array_equal(native(layer), current), "a failed edit changed the image")
+    finish("noninteractive")
+
+
+def case_digest():
+    """Prints a digest of one edit with fractional parameters (compared
+    across locales by the harness)."""
+    image = new_image(64, 48)
+    layer = add_layer(image, 64, 48, Gimp.ImageType.RGB_IMAGE, seed=4)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 8, 8, 40, 24)
+    result = run_ok(image, layer, prompt="make it glow", seed=5,
+                    guidance=2.5, strength=0.75)
+    print("COCOEDIT-DIGEST %s" % hashlib.sha256(native(result).tobytes()).hexdigest())
+    finish("digest")
+
+
+def run_case(name):
+    Gegl.init(None)
+    globals()["case_" + name.replace("-", "_")]()
