@@ -5,10 +5,10 @@
  *
  * Matplotlib-like looks on a white canvas: a framed plot area with a light
  * grid at "nice" tick values (1, 2, 5 x 10^k), tick labels, axis labels, a
- * title and a legend in the emptiest corner.  With smoothing, the y range
- * follows the smoothed curves and the bulk (2nd-98th percentile) of the raw
- * values, so that a few early spikes of an RL loss do not flatten the rest;
- * the raw curve is drawn faintly and clipped.
+ * title and a legend in the emptiest corner (or edge middle).  With
+ * smoothing, the y range leaves out each series' outliers (beyond three
+ * interquartile ranges), so that a few early spikes of an RL loss do not
+ * flatten the rest; the raw curve is drawn faintly behind, clipped.
  */
 #include <math.h>
 #include <string.h>
@@ -128,16 +128,16 @@ report_format_tick (gdouble value, gdouble step)
 void
 report_moving_average (const gdouble *y, gsize n, guint window, gdouble *out)
 {
-  gdouble *ring;
-  gdouble sum = 0;
-  gsize count = 0, head = 0;
+  /* An exponential average rather than a box: a box makes a step when a
+   * spike leaves the window, which reads like an event in the run. */
+  gdouble beta = 1.0 - 2.0 / (window + 1.0);
+  gdouble state = 0, weight = 1;
 
   if (window <= 1)
     {
       memcpy (out, y, n * sizeof *y);
       return;
     }
-  ring = g_new0 (gdouble, window);
   for (gsize i = 0; i < n; i++)
     {
       if (!isfinite (y[i]))
@@ -145,16 +145,11 @@ report_moving_average (const gdouble *y, gsize n, guint window, gdouble *out)
           out[i] = NAN;
           continue;
         }
-      if (count == window)
-        sum -= ring[head];
-      else
-        count++;
-      ring[head] = y[i];
-      sum += y[i];
-      head = (head + 1) % window;
-      out[i] = sum / count;
+      state = beta * state + (1 - beta) * y[i];
+      weight *= beta;
+      /* Debiased, so that the start is not pulled towards zero. */
+      out[i] = state / (1 - weight);
     }
-  g_free (ring);
 }
 
 static gint
@@ -207,47 +202,78 @@ widen_if_flat (gdouble *lo, gdouble *hi)
   }
 }
 
+/* With smoothing, values of a series beyond 3 interquartile ranges from
+ * its quartiles are outliers the y range ignores (a loss spike of 40 among
+ * values near 0.5); the bulk of a trending curve, its start included, stays
+ * in view. */
+static void
+outlier_fences (const Curve *c, gdouble *lo, gdouble *hi)
+{
+  GArray *v = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  gdouble q1, q3;
+
+  *lo = -INFINITY;
+  *hi = INFINITY;
+  for (gsize i = 0; i < c->n; i++)
+    if (isfinite (c->y[i]) && isfinite (curve_x (c, i)))
+      g_array_append_val (v, c->y[i]);
+  if (v->len >= 8)
+    {
+      g_array_sort (v, compare_doubles);
+      q1 = g_array_index (v, gdouble, (v->len - 1) / 4);
+      q3 = g_array_index (v, gdouble, (3 * (v->len - 1) + 3) / 4);
+      *lo = q1 - 3 * (q3 - q1);
+      *hi = q3 + 3 * (q3 - q1);
+    }
+  g_array_unref (v);
+}
+
+static void
+include (gdouble *lo, gdouble *hi, gdouble v)
+{
+  *lo = MIN (*lo, v);
+  *hi = MAX (*hi, v);
+}
+
 static Range
 data_range (const Curve *curves, gsize n_curves)
 {
   Range r = { INFINITY, -INFINITY, INFINITY, -INFINITY };
-  GArray *raw = g_array_new (FALSE, FALSE, sizeof (gdouble));
-  gboolean smoothed = FALSE;
+  Range all = r;
   gdouble pad;
 
   for (gsize k = 0; k < n_curves; k++)
-    for (gsize i = 0; i < curves[k].n; i++)
-      {
-        gdouble x = curve_x (&curves[k], i), y = curve_y (&curves[k], i);
+    {
+      const Curve *c = &curves[k];
+      gdouble lo = -INFINITY, hi = INFINITY;
 
-        if (!isfinite (x) || !isfinite (curves[k].y[i]))
-          continue;
-        r.x0 = MIN (r.x0, x);
-        r.x1 = MAX (r.x1, x);
-        g_array_append_val (raw, curves[k].y[i]);
-        if (isfinite (y))
-          {
-            r.y0 = MIN (r.y0, y);
-            r.y1 = MAX (r.y1, y);
-          }
-        smoothed |= curves[k].smooth != NULL;
-      }
-  if (raw->len == 0)
+      if (c->smooth)
+        outlier_fences (c, &lo, &hi);
+      for (gsize i = 0; i < c->n; i++)
+        {
+          gdouble x = curve_x (c, i);
+
+          if (!isfinite (x) || !isfinite (c->y[i]))
+            continue;
+          include (&r.x0, &r.x1, x);
+          include (&all.y0, &all.y1, c->y[i]);
+          if (c->y[i] >= lo && c->y[i] <= hi)
+            include (&r.y0, &r.y1, c->y[i]);
+          if (c->smooth && isfinite (c->smooth[i]) && c->smooth[i] >= lo && c->smooth[i] <= hi)
+            include (&r.y0, &r.y1, c->smooth[i]);
+        }
+    }
+  if (!isfinite (r.x0))
     {
       Range empty = { 0, 1, 0, 1 };
 
-      g_array_unref (raw);
       return empty;
     }
-  if (smoothed)
+  if (!isfinite (r.y0))
     {
-      gdouble *v = (gdouble *) raw->data;
-
-      g_array_sort (raw, compare_doubles);
-      r.y0 = MIN (r.y0, v[(gsize) floor (0.02 * (raw->len - 1))]);
-      r.y1 = MAX (r.y1, v[(gsize) ceil (0.98 * (raw->len - 1))]);
+      r.y0 = all.y0;
+      r.y1 = all.y1;
     }
-  g_array_unref (raw);
 
   widen_if_flat (&r.x0, &r.x1);
   widen_if_flat (&r.y0, &r.y1);

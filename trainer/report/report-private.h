@@ -61,8 +61,10 @@ gdouble   report_nice_step        (gdouble          range,
 gchar    *report_format_tick      (gdouble          value,
                                    gdouble          step);
 
-/* Trailing moving average of y over `window` points, skipping non-finite
- * values; a non-finite input stays a gap (NaN) in the output. */
+/* Exponential moving average with the span of `window` points
+ * (alpha = 2 / (window + 1)), debiased at the start as TensorBoard does;
+ * non-finite inputs are skipped and stay gaps (NaN) in the output.
+ * window <= 1 copies y. */
 void      report_moving_average   (const gdouble   *y,
                                    gsize            n,
                                    guint            window,

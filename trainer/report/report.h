@@ -129,9 +129,13 @@ typedef struct
   gint         height;
   const gchar *x_label;        /* NULL: "step"; "" for none              */
   const gchar *y_label;        /* NULL or "": none                       */
-  guint        smooth_window;  /* trailing moving average over this many
-                                * points; 0 or 1: none.  With smoothing the
-                                * raw curve is drawn faintly behind.      */
+  guint        smooth_window;  /* exponential moving average with a span
+                                * of this many points (alpha = 2 / (w+1),
+                                * debiased at the start); 0 or 1: none.
+                                * With smoothing the raw curve is drawn
+                                * faintly behind and the y range leaves
+                                * out outliers (beyond 3 interquartile
+                                * ranges of their series: spikes).      */
 } ReportPlotOptions;
 
 /* Draws the series as lines (x: step, y: value) with axes, grid, ticks,
