@@ -186,7 +186,8 @@ curve_y (const Curve *c, gsize i)
 
 typedef struct
 {
-  gdouble x0, x1, y0, y1;
+  gdouble  x0, x1, y0, y1;
+  gboolean x_integral;    /* all x are whole numbers: steps */
 } Range;
 
 static void
@@ -238,7 +239,7 @@ include (gdouble *lo, gdouble *hi, gdouble v)
 static Range
 data_range (const Curve *curves, gsize n_curves)
 {
-  Range r = { INFINITY, -INFINITY, INFINITY, -INFINITY };
+  Range r = { INFINITY, -INFINITY, INFINITY, -INFINITY, TRUE };
   Range all = r;
   gdouble pad;
 
@@ -256,6 +257,7 @@ data_range (const Curve *curves, gsize n_curves)
           if (!isfinite (x) || !isfinite (c->y[i]))
             continue;
           include (&r.x0, &r.x1, x);
+          r.x_integral &= x == floor (x);
           include (&all.y0, &all.y1, c->y[i]);
           if (c->y[i] >= lo && c->y[i] <= hi)
             include (&r.y0, &r.y1, c->y[i]);
@@ -265,7 +267,7 @@ data_range (const Curve *curves, gsize n_curves)
     }
   if (!isfinite (r.x0))
     {
-      Range empty = { 0, 1, 0, 1 };
+      Range empty = { 0, 1, 0, 1, TRUE };
 
       return empty;
     }
@@ -341,6 +343,9 @@ compute_layout (cairo_t *cr, Layout *l, const gchar *title,
 
   l->y_step = report_nice_step (l->range.y1 - l->range.y0, N_TICKS_TARGET);
   l->x_step = report_nice_step (l->range.x1 - l->range.x0, N_TICKS_TARGET);
+  /* No "step 1.5" on an axis of whole steps. */
+  if (l->range.x_integral)
+    l->x_step = MAX (l->x_step, 1);
 
   l->top = pad + (title && *title ? l->font * 2.2 : 0);
   l->bottom = l->height - pad - l->font * 1.6 - (x_label && *x_label ? l->font * 1.5 : 0);

@@ -139,6 +139,28 @@ columns_with_color (const Png *png, guint8 r, guint8 g, guint8 b)
   return n;
 }
 
+/* Number of distinct rows holding a pixel of (about) the colour in the
+ * columns from x0 on. */
+static gint
+rows_with_color (const Png *png, gint x0, guint8 r, guint8 g, guint8 b)
+{
+  gint n = 0;
+
+  for (gint y = 0; y < png->height; y++)
+    for (gint x = x0; x < png->width; x++)
+      {
+        guint8 p[3];
+
+        png_pixel (png, x, y, p);
+        if (near_color (p, r, g, b, 12))
+          {
+            n++;
+            break;
+          }
+      }
+  return n;
+}
+
 /* ---- Metrics log ------------------------------------------------------- */
 
 static void
@@ -579,6 +601,41 @@ test_plot_training_example (void)
       report_plot_series_color (k, &r, &g, &b);
       g_assert_cmpint (columns_with_color (&png, r, g, b), >, png.width / 2);
     }
+  cairo_surface_destroy (png.surface);
+  g_free (path);
+}
+
+/* With smoothing, one spike does not flatten the rest of the curve: its
+ * second half still spans a good part of the plot's height.  Without
+ * smoothing every value is in range, and the rest is flat. */
+static void
+test_plot_spike (void)
+{
+  enum { N = 100 };
+  gdouble y[N];
+  ReportSeries series = { "loss", NULL, y, N };
+  ReportPlotOptions opt = { .width = 400, .height = 300, .smooth_window = 5 };
+  gchar *path = tmp_path ("spike.png");
+  GError *error = NULL;
+  guint8 r, g, b;
+  Png png;
+
+  for (gint i = 0; i < N; i++)
+    y[i] = 1.0 - 0.5 * i / N + 0.02 * sin (i);
+  y[5] = 1000;
+  report_plot_series_color (0, &r, &g, &b);
+
+  g_assert_true (report_plot_curves (path, "spike", &series, 1, &opt, &error));
+  g_assert_no_error (error);
+  png = png_load (path);
+  g_assert_cmpint (rows_with_color (&png, png.width * 6 / 10, r, g, b), >, png.height / 8);
+  cairo_surface_destroy (png.surface);
+
+  opt.smooth_window = 0;
+  g_assert_true (report_plot_curves (path, "spike", &series, 1, &opt, &error));
+  g_assert_no_error (error);
+  png = png_load (path);
+  g_assert_cmpint (rows_with_color (&png, png.width * 6 / 10, r, g, b), <, 10);
   cairo_surface_destroy (png.surface);
   g_free (path);
 }
@@ -1143,6 +1200,7 @@ main (int argc, char **argv)
   g_test_add_func ("/report/plot/moving-average", test_moving_average);
   g_test_add_func ("/report/plot/curves", test_plot_curves);
   g_test_add_func ("/report/plot/training-example", test_plot_training_example);
+  g_test_add_func ("/report/plot/spike", test_plot_spike);
   g_test_add_func ("/report/plot/from-metrics", test_plot_from_metrics);
   g_test_add_func ("/report/plot/edge-cases", test_plot_edge_cases);
   g_test_add_func ("/report/grid/layout-and-labels", test_grid_layout_and_labels);
