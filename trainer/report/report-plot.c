@@ -431,45 +431,120 @@ draw_labels (cairo_t *cr, const Layout *l, const gchar *title,
     }
 }
 
+/* Points reach cairo through a filter per pixel column: of the points in
+ * one column only the first, the lowest, the highest and the last are
+ * drawn, in their order.  The picture is the same (the envelope of noisy
+ * data is kept) and a run of 200 000 steps strokes in a fraction of the
+ * time. */
+typedef struct
+{
+  gdouble x, y;
+  gsize   i;
+} Point;
+
+typedef struct
+{
+  cairo_t *cr;
+  gdouble  width;
+  gsize    run;             /* points drawn in the current unbroken line */
+  Point    drawn;           /* the last point drawn */
+  gboolean bucket_used;
+  gdouble  column;
+  Point    first, low, high, last;
+} Pen;
+
+static void
+pen_emit (Pen *pen, const Point *p)
+{
+  if (pen->run > 0 && p->i == pen->drawn.i)
+    return;
+  if (pen->run++ == 0)
+    cairo_move_to (pen->cr, p->x, p->y);
+  else
+    cairo_line_to (pen->cr, p->x, p->y);
+  pen->drawn = *p;
+}
+
+static void
+pen_flush_bucket (Pen *pen)
+{
+  const Point *order[4] = { &pen->first, &pen->low, &pen->high, &pen->last };
+
+  if (!pen->bucket_used)
+    return;
+  /* first <= low, high <= last by index; put low and high in order. */
+  if (pen->high.i < pen->low.i)
+    {
+      order[1] = &pen->high;
+      order[2] = &pen->low;
+    }
+  for (guint k = 0; k < 4; k++)
+    pen_emit (pen, order[k]);
+  pen->bucket_used = FALSE;
+}
+
+static void
+pen_add (Pen *pen, gdouble x, gdouble y, gsize i)
+{
+  Point p = { x, y, i };
+  gdouble column = floor (x);
+
+  if (pen->bucket_used && column != pen->column)
+    pen_flush_bucket (pen);
+  if (!pen->bucket_used)
+    {
+      pen->bucket_used = TRUE;
+      pen->column = column;
+      pen->first = pen->low = pen->high = pen->last = p;
+      return;
+    }
+  if (y < pen->low.y)
+    pen->low = p;
+  if (y > pen->high.y)
+    pen->high = p;
+  pen->last = p;
+}
+
+/* Ends the current line: a stroke, or a dot for a point with no finite
+ * neighbour, so that it shows. */
+static void
+pen_break (Pen *pen)
+{
+  pen_flush_bucket (pen);
+  if (pen->run == 1)
+    {
+      cairo_new_path (pen->cr);
+      cairo_arc (pen->cr, pen->drawn.x, pen->drawn.y, pen->width * 1.2, 0, 2 * G_PI);
+      cairo_fill (pen->cr);
+    }
+  else if (pen->run > 1)
+    {
+      cairo_stroke (pen->cr);
+    }
+  pen->run = 0;
+}
+
 /* Strokes one polyline through the finite points of (x, values), broken
- * at gaps; points with no finite neighbour get a dot, so that they show. */
+ * at gaps. */
 static void
 draw_polyline (cairo_t *cr, const Layout *l, const Curve *c,
                const gdouble *values, gdouble width, gboolean markers)
 {
-  gsize run = 0;
-  gdouble last_x = 0, last_y = 0;
+  Pen pen = { .cr = cr, .width = width };
 
   cairo_set_line_width (cr, width);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
-  for (gsize i = 0; i <= c->n; i++)
+  for (gsize i = 0; i < c->n; i++)
     {
-      gdouble x = i < c->n ? curve_x (c, i) : NAN;
-      gdouble y = i < c->n ? values[i] : NAN;
+      gdouble x = curve_x (c, i);
 
-      if (isfinite (x) && isfinite (y))
-        {
-          last_x = map_x (l, x);
-          last_y = map_y (l, y);
-          if (run++ == 0)
-            cairo_move_to (cr, last_x, last_y);
-          else
-            cairo_line_to (cr, last_x, last_y);
-          continue;
-        }
-      if (run == 1)
-        {
-          cairo_new_sub_path (cr);
-          cairo_arc (cr, last_x, last_y, width * 1.2, 0, 2 * G_PI);
-          cairo_fill (cr);
-        }
-      else if (run > 1)
-        {
-          cairo_stroke (cr);
-        }
-      run = 0;
+      if (isfinite (x) && isfinite (values[i]))
+        pen_add (&pen, map_x (l, x), map_y (l, values[i]), i);
+      else
+        pen_break (&pen);
     }
+  pen_break (&pen);
   if (markers)
     for (gsize i = 0; i < c->n; i++)
       if (isfinite (curve_x (c, i)) && isfinite (values[i]))
