@@ -77,6 +77,8 @@ report_text_sanitize (const gchar *text)
   return valid;
 }
 
+static GMutex fc_lock;
+
 /* A fontconfig match for sans-serif text covering the characters of
  * `text`; NULL when fontconfig has no usable font. */
 static FcPattern *
@@ -102,9 +104,14 @@ match_font (const gchar *text, gboolean bold)
     FcPatternAddCharSet (pattern, FC_CHARSET, charset);
   FcCharSetDestroy (charset);
 
+  /* fontconfig loads its configuration lazily on first use, and that is
+   * not safe when two threads race into it; one lock for all matching
+   * costs nothing next to drawing. */
+  g_mutex_lock (&fc_lock);
   FcConfigSubstitute (NULL, pattern, FcMatchPattern);
   FcDefaultSubstitute (pattern);
   match = FcFontMatch (NULL, pattern, &result);
+  g_mutex_unlock (&fc_lock);
   FcPatternDestroy (pattern);
   if (match != NULL && result != FcResultMatch)
     {

@@ -20,7 +20,11 @@
  * reader never sees half a file and a failed write leaves the old one.
  *
  * Every function reports failures through GError (domain REPORT_ERROR, or
- * G_FILE_ERROR for files that cannot be opened) and never aborts on bad input.
+ * G_FILE_ERROR for files that cannot be opened or written) and never aborts
+ * on bad input.  The functions keep no global state of their own (fontconfig
+ * and cairo are thread-safe), so plots and grids may be drawn on a
+ * background thread while training goes on; a ReportMetricsLog,
+ * ReportMetrics or ReportProgress is used by one thread at a time.
  */
 #ifndef COCO_REPORT_H
 #define COCO_REPORT_H

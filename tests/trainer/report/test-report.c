@@ -1028,6 +1028,62 @@ test_grid_bad_input (void)
   g_free (path);
 }
 
+/* Drawing on several threads at once (the trainer may plot in the
+ * background): every file comes out whole. */
+static gpointer
+draw_in_thread (gpointer data)
+{
+  guint id = GPOINTER_TO_UINT (data);
+  gdouble y[50];
+  ReportSeries series = { "奖励 reward", NULL, y, 50 };
+  TestImage im = solid_image (32, 32, 3, 10 * id, 100, 200);
+  ReportImage cells[2] = { im.im, im.im };
+  const gchar *rows[] = { "把红色的杯子换成蓝色的花瓶" };
+  gchar *name, *path;
+  gboolean ok = TRUE;
+
+  for (gint i = 0; i < 50; i++)
+    y[i] = sin (i * 0.1 * (id + 1));
+  for (gint round = 0; round < 5 && ok; round++)
+    {
+      GError *error = NULL;
+
+      name = g_strdup_printf ("thread-%u.png", id);
+      path = tmp_path (name);
+      ok = report_plot_curves (path, "thread", &series, 1, NULL, &error)
+           && report_grid_png (path, 1, 2, cells, rows, NULL, NULL, &error);
+      if (error)
+        g_printerr ("%s\n", error->message);
+      g_clear_error (&error);
+      g_free (path);
+      g_free (name);
+    }
+  g_free (im.buf);
+  return GUINT_TO_POINTER (ok);
+}
+
+static void
+test_threads (void)
+{
+  GThread *threads[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("draw", draw_in_thread, GUINT_TO_POINTER (i));
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_assert_true (GPOINTER_TO_UINT (g_thread_join (threads[i])));
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      gchar *name = g_strdup_printf ("thread-%u.png", i);
+      gchar *path = tmp_path (name);
+      Png png = png_load (path);
+
+      g_assert_cmpint (png.width, ==, 2 * 256 + 3 * 5);
+      cairo_surface_destroy (png.surface);
+      g_free (path);
+      g_free (name);
+    }
+}
+
 /* ---- Progress ---------------------------------------------------------- */
 
 static void
@@ -1207,6 +1263,7 @@ main (int argc, char **argv)
   g_test_add_func ("/report/grid/cjk-font", test_grid_cjk_font);
   g_test_add_func ("/report/grid/example", test_grid_example);
   g_test_add_func ("/report/grid/bad-input", test_grid_bad_input);
+  g_test_add_func ("/report/threads", test_threads);
   g_test_add_func ("/report/progress/format-duration", test_format_duration);
   g_test_add_func ("/report/progress/format", test_progress_format);
   g_test_add_func ("/report/progress/output", test_progress_output);
