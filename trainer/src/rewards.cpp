@@ -90,44 +90,49 @@ at::Tensor conv1d_valid(const at::Tensor &x, int64_t dim, int64_t n, const std::
   return out;
 }
 
-// G ∗ x for x (N, H, W): mirror-pad by the radius, then two valid 1-D
+// x mirror-padded by r along `dim` ("symmetric", as scipy's mode='reflect':
+// d c b a | a b c d).  Flipped edge slices when the image is at least r wide,
+// an index gather (reflections repeat with period 2n) for tiny images.
+at::Tensor mirror_pad(const at::Tensor &x, int64_t dim, int64_t r) {
+  const int64_t n = x.size(dim);
+  if (n >= r) return at::cat({x.narrow(dim, 0, r).flip(dim), x, x.narrow(dim, n - r, r).flip(dim)}, dim);
+  return x.index_select(dim, mirror_index(n, r, x.device()));
+}
+
+// G ∗ x for x (..., H, W): mirror-pad by the radius, then two valid 1-D
 // convolutions (the Gaussian is separable).  Same size out.
 at::Tensor gaussian_blur(const at::Tensor &x) {
   static const std::vector<double> g = gaussian_taps();
   const int64_t H = x.size(-2), W = x.size(-1);
-  at::Tensor p = x.index_select(-2, mirror_index(H, kRadius, x.device()))
-                     .index_select(-1, mirror_index(W, kRadius, x.device()));
-  p = conv1d_valid(p, -1, W, g);  // along W: (N, H + 2r, W)
-  return conv1d_valid(p, -2, H, g);  // along H: (N, H, W)
+  at::Tensor p = conv1d_valid(mirror_pad(x, -1, kRadius), -1, W, g);  // along W: (..., H, W)
+  return conv1d_valid(mirror_pad(p, -2, kRadius), -2, H, g);          // along H: (..., H, W)
 }
 
 // The SSIM map of one chunk, float64 (B, C, H, W) in and out.
 at::Tensor ssim_map_chunk(const at::Tensor &x, const at::Tensor &y) {
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  // Blur the five statistics in one batched call: x, y, x², y², xy.
-  at::Tensor stats = at::stack({x, y, x * x, y * y, x * y}, 0).reshape({5 * B * C, H, W});
-  at::Tensor f = gaussian_blur(stats).reshape({5, B, C, H, W});
-  at::Tensor ux = f[0], uy = f[1];
-  at::Tensor vx = f[2] - ux * ux;   // population variances (Wang et al.)
-  at::Tensor vy = f[3] - uy * uy;
-  at::Tensor vxy = f[4] - ux * uy;
+  at::Tensor ux = gaussian_blur(x), uy = gaussian_blur(y);
+  at::Tensor vx = gaussian_blur(x * x) - ux * ux;  // population variances (Wang et al.)
+  at::Tensor vy = gaussian_blur(y * y) - uy * uy;
+  at::Tensor vxy = gaussian_blur(x * y) - ux * uy;
   at::Tensor num = (2 * ux * uy + kC1) * (2 * vxy + kC2);
   at::Tensor den = (ux * ux + uy * uy + kC1) * (vx + vy + kC2);
   return num / den;
 }
 
-// Samples per chunk so that the blurred statistics of one chunk stay near
-// 256 MiB whatever the batch: 5 maps × C channels × padded area × 8 bytes,
-// about ×3 for temporaries.
-int64_t chunk_size(int64_t C, int64_t H, int64_t W) {
-  const double per_sample = 3.0 * 5 * C * (H + 2 * kRadius) * (W + 2 * kRadius) * 8;
-  return std::max<int64_t>(1, static_cast<int64_t>((256.0 * 1024 * 1024) / per_sample));
+// Samples per chunk: on the CPU each float64 temporary of a chunk (C
+// channels of a padded image) stays near 8 MiB: small buffers are recycled by
+// malloc and stay in cache, large ones are fresh mmaps, page-faulted in on
+// every use, which made whole-batch processing several times slower.  On a
+// GPU, larger chunks (256 MiB) keep the kernels few and busy.
+int64_t chunk_size(int64_t C, int64_t H, int64_t W, const at::Device &device) {
+  const double budget = (device.is_cpu() ? 8.0 : 256.0) * 1024 * 1024;
+  const double per_sample = double(C) * (H + 2 * kRadius) * (W + 2 * kRadius) * 8;
+  return std::max<int64_t>(1, static_cast<int64_t>(budget / per_sample));
 }
 
-// Σ_p w_p · v_p / Σ_p w_p per sample, for v (B, 1, H, W); `empty` where Σ w = 0.
-at::Tensor weighted_mean(const at::Tensor &v, const at::Tensor &w, const at::Tensor &area, double empty) {
-  at::Tensor s = (v * w).sum({1, 2, 3});
-  return at::where(area > 0, s / area.clamp_min(1e-300), at::full_like(s, empty));
+// Σ_p w_p · v_p / Σ_p w_p per sample from the two sums; `empty` where Σ w = 0.
+at::Tensor weighted_mean(const at::Tensor &sum_wv, const at::Tensor &area, double empty) {
+  return at::where(area > 0, sum_wv / area.clamp_min(1e-300), at::full_like(sum_wv, empty));
 }
 
 }  // namespace
@@ -137,7 +142,7 @@ at::Tensor ssim_map(const at::Tensor &a, const at::Tensor &b) {
   check_images(b, "ssim_map: b", 0);
   check_pair(a, b, "ssim_map: a", "ssim_map: b");
   at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
-  const int64_t n = chunk_size(x.size(1), x.size(2), x.size(3));
+  const int64_t n = chunk_size(x.size(1), x.size(2), x.size(3), x.device());
   if (x.size(0) <= n) return ssim_map_chunk(x, y);
   std::vector<at::Tensor> parts;
   for (int64_t i = 0; i < x.size(0); i += n) {
@@ -152,21 +157,31 @@ RegionMetrics region_psnr_ssim(const at::Tensor &a, const at::Tensor &b, const a
   check_images(b, "region_psnr_ssim: b", 3);
   check_pair(a, b, "region_psnr_ssim: a", "region_psnr_ssim: b");
   check_weight(weight, a, "region_psnr_ssim: weight");
-  at::Tensor x = a.to(at::kDouble), y = b.to(at::kDouble);
-  at::Tensor w = weight.to(x.device(), at::kDouble).expand({x.size(0), 1, x.size(2), x.size(3)});
+  const int64_t B = a.size(0), H = a.size(2), W = a.size(3);
+  at::Tensor w_all = weight.to(a.device()).expand({B, 1, H, W});
 
+  // Per-sample weighted sums, a chunk of samples at a time (see chunk_size):
+  //   area = Σ_p w_p,  sse = Σ_p w_p · (1/3)·Σ_c (a−b)²,  sss = Σ_p w_p · (1/3)·Σ_c S_cp
+  std::vector<at::Tensor> area, sse, sss;
+  const int64_t n = chunk_size(3, H, W, a.device());
+  for (int64_t i = 0; i < B; i += n) {
+    const int64_t e = std::min(B, i + n);
+    at::Tensor x = a.slice(0, i, e).to(at::kDouble), y = b.slice(0, i, e).to(at::kDouble);
+    at::Tensor w = w_all.slice(0, i, e).to(at::kDouble);
+    area.push_back(w.sum({1, 2, 3}));
+    sse.push_back(((x - y).pow(2).mean(1, /*keepdim=*/true) * w).sum({1, 2, 3}));
+    sss.push_back((ssim_map_chunk(x, y).mean(1, /*keepdim=*/true) * w).sum({1, 2, 3}));
+  }
   RegionMetrics m;
-  m.area = w.sum({1, 2, 3});  // Σ_p w_p
+  m.area = at::cat(area);
 
   // MSE over weighted pixels and the 3 channels; PSNR = 10·log10(1/MSE), capped.
   // An empty region has MSE 0 by definition, so it lands on the cap.
-  at::Tensor se = (x - y).pow(2).mean(1, /*keepdim=*/true);  // (1/3)·Σ_c (a−b)²
-  at::Tensor mse = weighted_mean(se, w, m.area, 0.0);
+  at::Tensor mse = weighted_mean(at::cat(sse), m.area, 0.0);
   m.psnr = at::clamp_max(10.0 * at::log10(1.0 / mse), kPsnrCapDb);  // 1/0 = inf → cap
 
   // Region SSIM: the channel-averaged SSIM map, averaged over weighted pixels.
-  at::Tensor s = ssim_map(x, y).mean(1, /*keepdim=*/true);
-  m.ssim = weighted_mean(s, w, m.area, 1.0);
+  m.ssim = weighted_mean(at::cat(sss), m.area, 1.0);
   return m;
 }
 
