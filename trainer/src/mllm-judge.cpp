@@ -513,6 +513,7 @@ struct MllmJudge::Impl {
         }
         if (score) {
           res.score = *score / 5.0;
+          std::string().swap(job.messages_json);  // the images are not needed any more
           done++;
           continue;
         }
@@ -526,6 +527,7 @@ struct MllmJudge::Impl {
         res.score = cfg.fallback;
         res.fallback = true;
         stats.fallbacks++;
+        std::string().swap(job.messages_json);
         done++;
       }
       if (done < reqs.size() && !active.empty()) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
