@@ -13,6 +13,8 @@ independent implementation and asserts agreement:
   SSIM  skimage.metrics.structural_similarity(full=True, gaussian_weights=True,
         sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1):
         its SSIM map, channel-averaged, averaged over the region  |Δ| ≤ 1e-4
+        (images smaller than the 11×11 window, which skimage refuses: the same
+        map from scipy.ndimage.gaussian_filter, which skimage calls)
   rewards  0.35·clamp(SSIM) + 0.65·clamp(PSNR/40) on the non-edit (1 − mask)
         and edit (mask) regions                                    |Δ| ≤ 1e-4
 
@@ -46,12 +48,31 @@ def region_metrics(a, b, w, cap):
     se = ((a - b) ** 2).mean(axis=0)
     mse = (se * w).sum() / area
     psnr = min(10 * math.log10(1 / mse), cap) if mse > 0 else cap
-    # skimage wants channels last.
-    _, smap = structural_similarity(
-        a.transpose(1, 2, 0), b.transpose(1, 2, 0), full=True, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, data_range=1.0, channel_axis=-1)
-    ssim = (smap.mean(axis=-1) * w).sum() / area
+    if min(a.shape[1:]) >= 11:
+        # skimage wants channels last.
+        _, smap = structural_similarity(
+            a.transpose(1, 2, 0), b.transpose(1, 2, 0), full=True, gaussian_weights=True, sigma=1.5,
+            use_sample_covariance=False, data_range=1.0, channel_axis=-1)
+        smap = smap.mean(axis=-1)
+    else:
+        # skimage refuses images smaller than its window; the same SSIM map
+        # straight from scipy's Gaussian filter (what skimage calls).
+        smap = np.mean([ssim_map_scipy(a[c], b[c]) for c in range(3)], axis=0)
+    ssim = (smap * w).sum() / area
     return psnr, ssim
+
+
+def ssim_map_scipy(x, y):
+    """SSIM map of one channel, Wang et al. with population variances, borders mirrored."""
+    from scipy.ndimage import gaussian_filter
+
+    def g(v):
+        return gaussian_filter(v, sigma=1.5, truncate=3.5, mode="reflect")
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ux, uy = g(x), g(y)
+    vx, vy, vxy = g(x * x) - ux * ux, g(y * y) - uy * uy, g(x * y) - ux * uy
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
 
 
 def skimage_psnr_binary(a, b, m):

@@ -294,6 +294,11 @@ static int dump(const std::string &dir) {
     at::Tensor a = smooth_images(1, 11, 11), m = rect_mask(1, 11, 11, 0, 1, 10, 11);
     cases.push_back({"tiny", a, noisy(a, 0.05), m});
   }
+  {  // smaller than the window (4×7 < 11×11): the mirror padding repeats;
+     // scikit-image refuses such images, the check uses scipy's filter directly
+    at::Tensor a = smooth_images(2, 4, 7);
+    cases.push_back({"small", a, noisy(a, 0.1), rect_mask(2, 4, 7, 1, 3, 2, 5)});
+  }
   {  // blur vs sharp: structure changes, not just noise; images touching 0 and 1
     at::Tensor a = (smooth_images(2, 40, 30) * 1.6 - 0.3).clamp(0, 1);
     at::Tensor b = at::avg_pool2d(a, 5, 1, 2, false, false);
