@@ -1,0 +1,402 @@
+// rl.cpp — stage 2: CoCoEdit region-regularized RL (design/cocoedit-rl.md).
+//
+// One iteration = one optimizer step:
+//   1. draw P prompts (not banned), G rollouts each with the old policy;
+//   2. rewards R = w_edit·R_edit + w_pix·R_pix per rollout;
+//   3. group-normalised advantages → r ∈ [0, 1], valid groups, bans;
+//   4. loss over most solver timesteps and all micro-batches:
+//        nft:  L = L_policy(NFT) + L_reg(CoCoEdit) + kl·mean((v_θ − v_ref)²)
+//        grpo: L = clipped-ratio loss of SDE step log-probs + kl on step means
+//   5. clip, AdamW step; θ_old ← η·θ_old + (1 − η)·θ.
+// Full fine-tuning or LoRA (lora.rank > 0): with LoRA the old policy keeps
+// its own adapters on a second copy of the base, and the reference is the
+// base itself (adapters detached).
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <optional>
+#include <set>
+
+#include "checkpoint.h"
+#include "common.h"
+#include "dist.h"
+#include "error.h"
+#include "losses.h"
+#include "lora.h"
+#include "mllm-judge.h"
+#include "reporter.h"
+#include "rewards.h"
+#include "run-state.h"
+#include "samples.h"
+#include "sampler.h"
+#include "stages.h"
+
+namespace cocoedit::train {
+
+namespace {
+
+enum : uint64_t { kRollout = 10, kTimesteps = 11, kLossNoise = 12 };
+
+// A policy: a model, and its LoRA adapters when training LoRA.
+struct Policy {
+  EditModel model{nullptr};
+  std::unique_ptr<Lora> lora;
+
+  // Puts the current adapters into the weights before a forward.
+  void refresh() {
+    if (lora) lora->refresh();
+  }
+  std::vector<at::Tensor> trainable() const { return lora ? lora->parameters() : model->parameters(); }
+};
+
+struct Rollouts {
+  at::Tensor x0;          // (N, 3, S, S) the clean results in [−1, 1]
+  // Flow-GRPO only: the SDE trajectory and the old policy's step log-probs.
+  std::vector<at::Tensor> xs;     // K + 1 states
+  std::vector<at::Tensor> logps;  // K of (N,)
+};
+
+// One conditioning for samples [i, i + n) of a batch repeated G times.
+Conditioning condition(EditModelImpl &m, const Batch &b, int64_t i, int64_t n, const TextContext &text) {
+  Conditioning cond;
+  cond.source = b.source.narrow(0, i, n) * 2 - 1;
+  if (m.config.mask_channel) cond.mask = b.mask.narrow(0, i, n);
+  cond.text = TextContext{text.tokens.narrow(0, i, n), text.pooled.narrow(0, i, n), text.valid.narrow(0, i, n),
+                          text.any_padding};
+  return cond;
+}
+
+std::optional<at::Tensor> model_mask(EditModelImpl &m, const at::Tensor &mask) {
+  if (!m.config.mask_channel) return std::nullopt;
+  return mask;
+}
+
+Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas, const TrainConfig &c, int64_t step,
+                 int rank, const at::Device &device) {
+  torch::NoGradGuard no_grad;
+  old.refresh();
+  EditModelImpl &m = *old.model;
+  const int64_t N = b.source.size(0), S = b.source.size(2), mb = c.rl_micro_batch;
+  auto text = m.encode_text(tokenize(b.prompts, m.config.text_max_bytes));
+  auto noise = step_normal(c, step, rank, kRollout, {N, 3, S, S}, device);
+  Rollouts r;
+  const bool sde = c.rl_loss == "grpo";
+  const int K = static_cast<int>(sigmas.size()) - 1;
+  std::vector<at::Tensor> x0s;
+  std::vector<std::vector<at::Tensor>> xs(K + 1), lps(K);
+  for (int64_t i = 0; i < N; i += mb) {
+    const int64_t n = std::min(mb, N - i);
+    Conditioning cond = condition(m, b, i, n, text);
+    Guidance g;
+    g.text = c.rl_rollout_guidance;
+    if (g.text != 1.0) {
+      auto empty = m.encode_text(tokenize(std::vector<std::string>(n, ""), m.config.text_max_bytes));
+      cond.empty_text = empty;
+    }
+    at::Tensor x = noise.narrow(0, i, n);
+    if (!sde) {
+      x0s.push_back(sample(m, x, sigmas, cond, g));
+      continue;
+    }
+    // Flow-GRPO: SDE steps with fresh noise, keeping states and log-probs.
+    xs[0].push_back(x);
+    for (int k = 0; k < K; k++) {
+      auto v = guided_velocity(m, x, sigmas[k], cond, g);
+      auto eps = step_normal(c, step, rank, 1000 + k, {n, 3, S, S}, device);
+      auto st = sde_step(x, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, eps);
+      x = st.x_next;
+      xs[k + 1].push_back(x);
+      lps[k].push_back(st.log_prob);
+    }
+    x0s.push_back(sigmas.back() > 0 ? x - sigmas.back() * guided_velocity(m, x, sigmas.back(), cond, g) : x);
+  }
+  r.x0 = at::cat(x0s).clamp(-1, 1);
+  if (sde) {
+    for (auto &v : xs) r.xs.push_back(at::cat(v));
+    for (auto &v : lps) r.logps.push_back(at::cat(v));
+  }
+  return r;
+}
+
+// Draws P prompts from the stream, skipping banned ones, and repeats each G times.
+Batch draw_groups(SampleSource &data, RunState &state, const TrainConfig &c, const at::Device &device) {
+  std::set<std::string> banned(state.banned.begin(), state.banned.end());
+  std::vector<Sample> picked;
+  int64_t scanned = 0;
+  while (static_cast<int64_t>(picked.size()) < c.rl_prompts) {
+    auto got = data.get(state.data_pos, static_cast<int>(c.rl_prompts - picked.size()));
+    state.data_pos += got.size();
+    scanned += static_cast<int64_t>(got.size());
+    for (auto &s : got)
+      if (!banned.count(s.id)) picked.push_back(std::move(s));
+    if (data.size() > 0 && scanned > static_cast<int64_t>(data.size()) * 2 && picked.empty())
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "every prompt of the dataset is banned (saturated): nothing left to learn");
+  }
+  std::vector<Sample> grouped;
+  for (const auto &s : picked)
+    for (int64_t g = 0; g < c.rl_group; g++) grouped.push_back(s);
+  return stack(grouped, device);
+}
+
+at::Tensor edit_reward(const TrainConfig &c, const Batch &b, const at::Tensor &result, MllmJudge *judge) {
+  const int64_t N = result.size(0);
+  if (c.reward_edit == "none") return at::zeros({N}, result.options().dtype(at::kDouble));
+  if (c.reward_edit == "reference") {
+    if (!b.target.defined()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "reward.edit = reference needs data with targets");
+    PixelRewardConfig pc{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
+    return reference_reward(result, b.target, b.mask, pc);
+  }
+  std::vector<JudgeRequest> reqs;
+  for (int64_t i = 0; i < N; i++) reqs.push_back(JudgeRequest{b.prompts[i], b.source[i].cpu(), result[i].cpu()});
+  auto scores = judge->score(reqs);
+  return at::tensor(scores, at::kDouble).to(result.device());
+}
+
+}  // namespace
+
+void run_rl(const TrainConfig &c, bool resume) {
+  const at::Device device = pick_device(c.run_device);
+  if (c.run_threads > 0) at::set_num_threads(static_cast<int>(c.run_threads));
+  if (c.model_init.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "rl needs model.init: the SFT checkpoint to start from");
+  Dist dist(device);
+
+  // θ (trainable), θ_old (lagged), θ_ref (frozen base).
+  Policy policy, old;
+  policy.model = initial_model(c, device);
+  EditModel ref = frozen_copy(*policy.model, device);
+  old.model = frozen_copy(*policy.model, device);
+  if (c.lora_rank > 0) {
+    LoraSpec spec{static_cast<int>(c.lora_rank), c.lora_alpha, c.lora_targets};
+    policy.lora = std::make_unique<Lora>(*policy.model, spec, c.run_seed);
+    old.lora = std::make_unique<Lora>(*old.model, spec, c.run_seed);
+  }
+  auto params = policy.trainable();
+  auto opt = make_optimizer(c, params);
+  SampleSource data(c, dist.rank(), dist.world());
+  std::unique_ptr<MllmJudge> judge;
+  if (c.reward_edit == "mllm") {
+    MllmConfig mc;
+    mc.url = c.reward_mllm_url;
+    mc.model = c.reward_mllm_model;
+    mc.use_logprobs = c.reward_mllm_logprobs;
+    mc.concurrency = static_cast<int>(c.reward_mllm_concurrency);
+    mc.timeout_s = c.reward_mllm_timeout;
+    judge = std::make_unique<MllmJudge>(mc);
+  }
+
+  CheckpointParts parts;
+  parts.optimizer = &opt;
+  if (policy.lora) {
+    parts.loras = {{"lora", policy.lora.get()}, {"lora-old", old.lora.get()}};
+  } else {
+    parts.models = {{"model", policy.model.get()}, {"old", old.model.get()}};
+  }
+  RunState state;
+  if (resume) {
+    const std::string ck = find_checkpoint(c.run_out_dir);
+    if (!ck.empty()) {
+      state = load_checkpoint(ck, parts);
+      say(dist.rank(), "resumed from " + ck + " at step " + std::to_string(state.step));
+    }
+  }
+  dist.broadcast(params);
+
+  EditModelImpl &m = *policy.model;
+  const ModelConfig &mc = m.config;
+  const int64_t S = c.data_size, p = mc.patch_size;
+  if (S % p) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's patch size");
+  const auto sigmas = sigma_schedule(static_cast<int>(c.rl_rollout_steps), resolution_shift(mc, (S / p) * (S / p)),
+                                     1.0, c.rl_rollout_sigma_min);
+  const PixelRewardConfig pix_cfg{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
+  Reporter rep(c, dist.main(), "rl", c.optim_steps, state.step);
+  if (dist.main())
+    say(0, "rl (" + c.rl_loss + (c.rl_regularizer ? " + region regularizer" : "") + "): " +
+               std::to_string(m.parameter_count()) + " parameters" +
+               (policy.lora ? ", LoRA rank " + std::to_string(c.lora_rank) : std::string(", full fine-tuning")) +
+               ", P=" + std::to_string(c.rl_prompts) + " G=" + std::to_string(c.rl_group) + ", data: " + data.describe());
+
+  while (state.step < c.optim_steps) {
+    const int64_t step = state.step;
+    Batch b = draw_groups(data, state, c, device);
+    const int64_t N = b.source.size(0), P = c.rl_prompts, G = c.rl_group;
+
+    // 1–2. rollouts and rewards
+    Rollouts roll = rollout(old, b, sigmas, c, step, dist.rank(), device);
+    auto result = (roll.x0 + 1) / 2;
+    auto r_pix = pixel_reward(result, b.source, b.mask, pix_cfg);
+    auto r_edit = edit_reward(c, b, result, judge.get());
+    auto R = (c.reward_w_edit * r_edit + c.reward_w_pixel * r_pix).to(at::kFloat).view({P, G});
+    if (!at::isfinite(R).all().item<bool>()) {
+      state.step++;
+      if (++state.nonfinite_in_row >= c.log_max_nonfinite)
+        fail(COCOEDIT_ERR_INTERNAL, "stopping: non-finite rewards " + std::to_string(state.nonfinite_in_row) + " steps in a row");
+      say(dist.rank(), "step " + std::to_string(step + 1) + ": non-finite reward, step skipped");
+      continue;
+    }
+
+    // 3. advantages: group means are local, the std is the whole batch's (all ranks).
+    at::Tensor stats = at::stack({R.sum(), R.pow(2).sum(), at::scalar_tensor(static_cast<double>(R.numel()))}).to(at::kDouble);
+    dist.all_reduce_sum(stats);
+    const double cnt = stats[2].item<double>(), mean_all = stats[0].item<double>() / cnt;
+    const double std_all = std::sqrt(std::max(0.0, stats[1].item<double>() / cnt - mean_all * mean_all));
+    auto adv = ((R - R.mean(1, true)) / (std_all + 1e-4)).clamp(-c.rl_adv_clip, c.rl_adv_clip);
+    auto r = (0.5 + adv / 10.0).flatten();
+    auto valid_g = valid_groups(R, c.rl_group_std_min, c.rl_group_mean_max);
+    auto valid = valid_g.repeat_interleave(G).to(device);
+    adv = adv.flatten().to(device);
+    r = r.to(device);
+    if (c.rl_ban_saturated) {
+      auto sat = saturated_groups(R, c.rl_group_std_min, c.rl_group_mean_max);
+      for (int64_t i = 0; i < P; i++)
+        if (sat[i].item<bool>()) state.banned.push_back(b.ids[i * G]);
+    }
+    const double n_valid = valid.sum().item<double>();
+
+    // 4. loss over timesteps × micro-batches, accumulated
+    opt.zero_grad();
+    double l_pol = 0, l_reg = 0, l_kl = 0, d_keep = 0, d_change = 0;
+    const int K = static_cast<int>(sigmas.size()) - 1, T = static_cast<int>(c.rl_train_timesteps);
+    if (n_valid > 0) {
+      auto order = at::randperm(K, at::make_generator<at::CPUGeneratorImpl>(derive_seed(c.run_seed, step, dist.rank(), kTimesteps)));
+      RegionWeights W;
+      if (c.rl_regularizer) W = region_weights(mask_to_grid(b.mask, p), c.rl_erode_radius, c.rl_ring_weight);
+      auto src = b.source * 2 - 1;
+      for (int ti = 0; ti < T; ti++) {
+        const int k = static_cast<int>(order[ti].item<int64_t>());
+        for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
+          const int64_t n = std::min<int64_t>(c.rl_micro_batch, N - i);
+          auto vmb = valid.narrow(0, i, n);
+          const double n_valid_mb = vmb.sum().item<double>();
+          if (n_valid_mb == 0) continue;
+          const double share = n_valid_mb / n_valid / T;  // this micro-batch's part of mean_valid
+          auto mask = model_mask(m, b.mask.narrow(0, i, n));
+          auto src_mb = src.narrow(0, i, n);
+          auto t = at::full({n}, sigmas[k], src.options());
+          at::Tensor x_t, x0 = roll.x0.narrow(0, i, n);
+          if (c.rl_loss == "nft") {
+            auto eps = step_normal(c, step, dist.rank(), kLossNoise * 1000 + k * 97 + i, {n, 3, S, S}, device);
+            x_t = noisy(x0, eps, t);
+          } else {
+            x_t = roll.xs[k].narrow(0, i, n);
+          }
+          const std::vector<std::string> prompts(b.prompts.begin() + i, b.prompts.begin() + i + n);
+          at::Tensor v_old, v_ref;
+          {
+            torch::NoGradGuard ng;
+            old.refresh();
+            v_old = old.model->forward(x_t, src_mb, mask, t, old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
+            v_ref = ref->forward(x_t, src_mb, mask, t, ref->encode_text(tokenize(prompts, mc.text_max_bytes)));
+          }
+          policy.refresh();
+          auto v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts, mc.text_max_bytes)));
+          at::Tensor loss;
+          if (c.rl_loss == "nft") {
+            auto terms = nft_terms(v, v_old, x_t, x0, t, c.rl_beta);
+            auto pol = nft_policy_loss(terms, r.narrow(0, i, n), vmb, c.rl_beta, c.rl_loss_scale);
+            loss = pol;
+            l_pol += pol.item<double>() * share;
+            if (c.rl_regularizer) {
+              auto wp = W.pos.narrow(0, i, n), wn = W.neg.narrow(0, i, n);
+              auto dp = weighted_distance(wp, terms.x0_pos, x0);
+              auto dn = weighted_distance(wn, terms.x0_neg, src_mb);
+              auto reg = region_regularizer(hinge_keep(dp, c.rl_tau_pos), hinge_change(dn, c.rl_tau_neg), r.narrow(0, i, n),
+                                            vmb, c.rl_lambda_pos, c.rl_lambda_neg);
+              loss = loss + reg;
+              l_reg += reg.item<double>() * share;
+              d_keep += masked_mean(dp.detach(), vmb).item<double>() * share;
+              d_change += masked_mean(dn.detach(), vmb).item<double>() * share;
+            }
+            auto kl = c.rl_kl_weight * masked_mean(kl_to_reference(v, v_ref), vmb);
+            loss = loss + kl;
+            l_kl += kl.item<double>() * share;
+          } else {
+            auto x_next = roll.xs[k + 1].narrow(0, i, n);
+            auto now = sde_step(x_t, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, std::nullopt, x_next);
+            auto pol = grpo_policy_loss(now.log_prob, roll.logps[k].narrow(0, i, n), adv.narrow(0, i, n), vmb, c.rl_grpo_clip);
+            loss = pol;
+            l_pol += pol.item<double>() * share;
+            if (c.rl_grpo_kl > 0) {
+              auto mean_ref = sde_step(x_t, v_ref, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, std::nullopt, x_next).mean;
+              auto kl = c.rl_grpo_kl * masked_mean(grpo_kl(now.mean, mean_ref, now.std), vmb);
+              loss = loss + kl;
+              l_kl += kl.item<double>() * share;
+            }
+          }
+          (loss * share).backward();
+        }
+      }
+    }
+    dist.average_gradients(params);
+    const double loss_total = l_pol + l_reg + l_kl;
+    if (!std::isfinite(loss_total) || !gradients_finite(params)) {
+      opt.zero_grad();
+      state.step++;
+      if (++state.nonfinite_in_row >= c.log_max_nonfinite)
+        fail(COCOEDIT_ERR_INTERNAL, "stopping: non-finite loss " + std::to_string(state.nonfinite_in_row) + " steps in a row");
+      say(dist.rank(), "step " + std::to_string(step + 1) + ": non-finite loss, step skipped");
+      continue;
+    }
+    state.nonfinite_in_row = 0;
+    double grad_norm = 0;
+    if (n_valid > 0) {
+      grad_norm = torch::nn::utils::clip_grad_norm_(params, c.optim_grad_clip);
+      set_learning_rate(opt, learning_rate(c, step));
+      opt.step();
+    }
+    // 5. θ_old ← η·θ_old + (1 − η)·θ
+    const double eta = old_policy_eta(step, c.rl_eta_rate, c.rl_eta_max);
+    ema_update(old.trainable(), params, eta);
+    state.step++;
+
+    auto ne = region_psnr_ssim(result, b.source, 1 - b.mask);
+    rep.log(state.step, {{"reward", R.mean().item<double>()},
+                         {"reward_edit", r_edit.mean().item<double>()},
+                         {"reward_pixel", r_pix.mean().item<double>()},
+                         {"nonedit_psnr", ne.psnr.mean().item<double>()},
+                         {"nonedit_ssim", ne.ssim.mean().item<double>()},
+                         {"valid_groups", valid_g.to(at::kFloat).mean().item<double>()},
+                         {"loss", loss_total},
+                         {"loss_policy", l_pol},
+                         {"loss_reg", l_reg},
+                         {"loss_kl", l_kl},
+                         {"d_keep", d_keep},
+                         {"d_change", d_change},
+                         {"grad_norm", grad_norm},
+                         {"eta", eta},
+                         {"banned", static_cast<double>(state.banned.size())}});
+    if (dist.main() && (state.step % c.log_samples_every == 0 || state.step == c.optim_steps)) {
+      std::vector<std::vector<at::Tensor>> rows;
+      std::vector<std::string> labels;
+      for (int64_t i = 0; i < std::min<int64_t>(N, 4 * G); i += G) {
+        rows.push_back({b.source[i].cpu(), result[i].cpu(), result[i + 1].cpu(), b.mask[i].cpu()});
+        labels.push_back(b.prompts[i]);
+      }
+      rep.grid("rollouts-" + std::to_string(state.step), rows, {"source", "rollout 1", "rollout 2", "mask"}, labels);
+    }
+    if (state.step % c.log_checkpoint_every == 0 || state.step == c.optim_steps) {
+      if (dist.main()) save_checkpoint(c.run_out_dir, c, state, parts);
+      dist.barrier();
+    }
+  }
+  rep.finish();
+  say(dist.rank(), "weights fingerprint " + weights_fingerprint(params));
+  if (dist.main()) {
+    // The product: an engine model directory (LoRA merged in) and, for
+    // LoRA runs, the adapter file on its own.
+    if (policy.lora) {
+      policy.lora->save(c.run_out_dir + "/lora.safetensors");
+      policy.lora->refresh();
+      torch::NoGradGuard ng;
+      EditModel merged = frozen_copy(m, device);
+      merge_lora_file(*merged, c.run_out_dir + "/lora.safetensors", 1.0);
+      save_model(*merged, c.run_out_dir + "/model", 15u << 20);
+    } else {
+      save_model(m, c.run_out_dir + "/model", 15u << 20);
+    }
+    say(0, "rl: wrote " + c.run_out_dir + "/model");
+  }
+}
+
+}  // namespace cocoedit::train

@@ -1,0 +1,142 @@
+// run-state.cpp — see run-state.h.
+#include "run-state.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <torch/serialize.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "checkpoint.h"
+#include "error.h"
+#include "safetensors.h"
+
+namespace cocoedit::train {
+
+namespace {
+
+std::string join(const std::string &a, const std::string &b) { return a + G_DIR_SEPARATOR_S + b; }
+
+void remove_tree(const std::string &path) {
+  if (g_file_test(path.c_str(), G_FILE_TEST_IS_DIR)) {
+    if (GDir *d = g_dir_open(path.c_str(), 0, nullptr)) {
+      while (const char *n = g_dir_read_name(d)) remove_tree(join(path, n));
+      g_dir_close(d);
+    }
+    g_rmdir(path.c_str());
+  } else {
+    g_remove(path.c_str());
+  }
+}
+
+std::string state_to_json(const RunState &s) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "step");
+  json_builder_add_int_value(b, s.step);
+  json_builder_set_member_name(b, "data_pos");
+  json_builder_add_int_value(b, static_cast<gint64>(s.data_pos));
+  json_builder_set_member_name(b, "nonfinite_in_row");
+  json_builder_add_int_value(b, s.nonfinite_in_row);
+  json_builder_set_member_name(b, "banned");
+  json_builder_begin_array(b);
+  for (const auto &id : s.banned) json_builder_add_string_value(b, id.c_str());
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  JsonNode *root = json_builder_get_root(b);
+  gchar *text = json_to_string(root, TRUE);
+  std::string out(text);
+  g_free(text);
+  json_node_unref(root);
+  g_object_unref(b);
+  return out + "\n";
+}
+
+RunState state_from_json(const std::string &path) {
+  JsonParser *p = json_parser_new();
+  GError *error = nullptr;
+  if (!json_parser_load_from_file(p, path.c_str(), &error)) {
+    std::string msg = error->message;
+    g_clear_error(&error);
+    g_object_unref(p);
+    fail(COCOEDIT_ERR_FORMAT, path + ": " + msg);
+  }
+  JsonNode *root = json_parser_get_root(p);
+  RunState s;
+  bool ok = root && JSON_NODE_HOLDS_OBJECT(root);
+  if (ok) {
+    JsonObject *o = json_node_get_object(root);
+    ok = json_object_has_member(o, "step") && json_object_has_member(o, "data_pos");
+    if (ok) {
+      s.step = json_object_get_int_member(o, "step");
+      s.data_pos = static_cast<uint64_t>(json_object_get_int_member(o, "data_pos"));
+      if (json_object_has_member(o, "nonfinite_in_row")) s.nonfinite_in_row = json_object_get_int_member(o, "nonfinite_in_row");
+      if (json_object_has_member(o, "banned")) {
+        JsonArray *a = json_object_get_array_member(o, "banned");
+        for (guint i = 0; a && i < json_array_get_length(a); i++) s.banned.push_back(json_array_get_string_element(a, i));
+      }
+    }
+  }
+  g_object_unref(p);
+  if (!ok || s.step < 0) fail(COCOEDIT_ERR_FORMAT, path + ": not a training state (needs step and data_pos)");
+  return s;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string &out_dir, const TrainConfig &config, const RunState &state,
+                     const CheckpointParts &parts) {
+  const std::string final_dir = join(out_dir, "checkpoint"), fresh = final_dir + ".new", old = final_dir + ".old";
+  remove_tree(fresh);
+  if (g_mkdir_with_parents(fresh.c_str(), 0755) != 0)
+    fail(COCOEDIT_ERR_IO, fresh + ": cannot create: " + g_strerror(errno));
+  try {
+    for (const auto &[name, model] : parts.models) save_model(*model, join(fresh, name), 0);
+    for (const auto &[stem, lora] : parts.loras) lora->save(join(fresh, stem + ".safetensors"));
+    if (parts.optimizer) {
+      const std::string tmp = join(fresh, "optimizer.pt.tmp");
+      torch::save(*parts.optimizer, tmp);
+      if (g_rename(tmp.c_str(), join(fresh, "optimizer.pt").c_str()) != 0)
+        fail(COCOEDIT_ERR_IO, tmp + ": cannot rename: " + g_strerror(errno));
+    }
+    write_file_atomic(join(fresh, "train-config.json"), train_config_to_json(config));
+    write_file_atomic(join(fresh, "state.json"), state_to_json(state));
+  } catch (const c10::Error &e) {
+    remove_tree(fresh);
+    fail(COCOEDIT_ERR_IO, "saving the checkpoint failed (disk full?): " + std::string(e.what_without_backtrace()));
+  } catch (...) {
+    remove_tree(fresh);
+    throw;
+  }
+  // Swap: checkpoint → checkpoint.old, checkpoint.new → checkpoint, drop .old.
+  remove_tree(old);
+  if (g_file_test(final_dir.c_str(), G_FILE_TEST_IS_DIR) && g_rename(final_dir.c_str(), old.c_str()) != 0)
+    fail(COCOEDIT_ERR_IO, final_dir + ": cannot move aside: " + g_strerror(errno));
+  if (g_rename(fresh.c_str(), final_dir.c_str()) != 0)
+    fail(COCOEDIT_ERR_IO, fresh + ": cannot rename: " + g_strerror(errno));
+  remove_tree(old);
+}
+
+std::string find_checkpoint(const std::string &out_dir) {
+  for (const char *name : {"checkpoint", "checkpoint.old"}) {
+    const std::string d = join(out_dir, name);
+    if (g_file_test(join(d, "state.json").c_str(), G_FILE_TEST_EXISTS)) return d;
+  }
+  return "";
+}
+
+RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts) {
+  RunState s = state_from_json(join(dir, "state.json"));
+  for (const auto &[name, model] : parts.models) {
+    auto weights = load_weights(join(dir, name), model->parameter_shapes());
+    torch::NoGradGuard no_grad;
+    for (auto &item : model->named_parameters()) item.value().copy_(weights.at(item.key()));
+  }
+  for (const auto &[stem, lora] : parts.loras) lora->load(join(dir, stem + ".safetensors"));
+  if (parts.optimizer) torch::load(*parts.optimizer, join(dir, "optimizer.pt"));
+  return s;
+}
+
+}  // namespace cocoedit::train

@@ -1,0 +1,51 @@
+// samples.h — training samples as tensors, from libcocodata's generator
+// (endless, made in parallel) or from a dataset on disk.
+//
+// Sample k of rank r is global sample k·world + r, so ranks never share a
+// sample and a run resumed at data position k sees exactly what an
+// uninterrupted run would have.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "train-config.h"
+
+namespace cocoedit::train {
+
+struct Sample {
+  at::Tensor source;  // (3, S, S) float in [0, 1]
+  at::Tensor target;  // like source; undefined when the data has none
+  at::Tensor mask;    // (1, S, S) in [0, 1], 1 = edit region
+  std::string prompt, id, edit_type, lang;
+};
+
+class SampleSource {
+ public:
+  SampleSource(const TrainConfig &config, int rank, int world);
+  ~SampleSource();
+  SampleSource(const SampleSource &) = delete;
+  SampleSource &operator=(const SampleSource &) = delete;
+
+  // Samples first, first + 1, ..., first + n − 1 of this rank's stream.
+  std::vector<Sample> get(uint64_t first, int n);
+  // Number of records of a dataset; 0 for the endless generator.
+  size_t size() const;
+  std::string describe() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Stacks samples into a batch: (N, 3, S, S) sources, targets, (N, 1, S, S) masks.
+struct Batch {
+  at::Tensor source, target, mask;
+  std::vector<std::string> prompts, ids, edit_types, langs;
+};
+Batch stack(const std::vector<Sample> &samples, const at::Device &device);
+
+}  // namespace cocoedit::train

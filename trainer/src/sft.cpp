@@ -1,0 +1,157 @@
+// sft.cpp — stage 1: supervised flow matching of the editing model.
+//
+// Each step: B samples (source, instruction, mask, target); t from a shifted
+// logit-normal; x_t = (1 − t)·x0 + t·ε with x0 the target; the model sees
+// x_t, the source tokens and the mask and predicts v = ε − x0.  The
+// instruction is dropped (made empty) with probability sft.text_dropout so
+// that classifier-free guidance works at inference.  EMA weights are what
+// the stage exports as the model.
+#include <ATen/autocast_mode.h>
+
+#include <cmath>
+
+#include "checkpoint.h"
+#include "common.h"
+#include "dist.h"
+#include "error.h"
+#include "losses.h"
+#include "reporter.h"
+#include "run-state.h"
+#include "samples.h"
+#include "sampler.h"
+#include "stages.h"
+
+namespace cocoedit::train {
+
+namespace {
+
+// Purposes of the per-step random streams (see derive_seed).
+enum : uint64_t { kNoise = 1, kTime = 2, kDropout = 3, kPreview = 4 };
+
+// Runs the EMA model on a few fixed samples and draws source | result | target | mask.
+void preview(Reporter &rep, EditModelImpl &model, const Batch &b, const TrainConfig &c, int64_t step,
+             const at::Device &device) {
+  at::NoGradGuard no_grad;
+  const ModelConfig &mc = model.config;
+  const int64_t n = std::min<int64_t>(4, b.source.size(0));
+  Conditioning cond;
+  cond.source = b.source.narrow(0, 0, n) * 2 - 1;
+  if (mc.mask_channel) cond.mask = b.mask.narrow(0, 0, n);
+  cond.text = model.encode_text(tokenize(std::vector<std::string>(b.prompts.begin(), b.prompts.begin() + n),
+                                         mc.text_max_bytes));
+  const int64_t S = b.source.size(2), tokens = (S / mc.patch_size) * (S / mc.patch_size);
+  auto sigmas = sigma_schedule(mc.default_steps, resolution_shift(mc, tokens));
+  auto x = step_normal(c, 0, 0, kPreview, {n, 3, S, S}, device);
+  auto out = (sample(model, x, sigmas, cond, Guidance{}).clamp(-1, 1) + 1) / 2;
+  std::vector<std::vector<at::Tensor>> rows;
+  std::vector<std::string> labels;
+  for (int64_t i = 0; i < n; i++) {
+    rows.push_back({b.source[i].cpu(), out[i].cpu(), b.target[i].cpu(), b.mask[i].cpu()});
+    labels.push_back(b.prompts[i]);
+  }
+  rep.grid("samples-" + std::to_string(step), rows, {"source", "result", "target", "mask"}, labels);
+}
+
+}  // namespace
+
+void run_sft(const TrainConfig &c, bool resume) {
+  const at::Device device = pick_device(c.run_device);
+  if (c.run_threads > 0) at::set_num_threads(static_cast<int>(c.run_threads));
+  Dist dist(device);
+  EditModel model = initial_model(c, device);
+  EditModel ema = frozen_copy(*model, device);
+  auto params = model->parameters();
+  auto opt = make_optimizer(c, params);
+  SampleSource data(c, dist.rank(), dist.world());
+
+  RunState state;
+  CheckpointParts parts{{{"model", model.get()}, {"ema", ema.get()}}, {}, &opt};
+  if (resume) {
+    const std::string ck = find_checkpoint(c.run_out_dir);
+    if (ck.empty()) {
+      say(dist.rank(), "no checkpoint in " + c.run_out_dir + ": starting from scratch");
+    } else {
+      state = load_checkpoint(ck, parts);
+      say(dist.rank(), "resumed from " + ck + " at step " + std::to_string(state.step));
+    }
+  }
+  // Every rank starts from rank 0's weights.
+  dist.broadcast(params);
+  dist.broadcast(ema->parameters());
+
+  const ModelConfig &mc = model->config;
+  const int64_t B = c.optim_batch_size, S = c.data_size;
+  if (S % mc.patch_size) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's patch size");
+  const double shift = resolution_shift(mc, (S / mc.patch_size) * (S / mc.patch_size));
+  Reporter rep(c, dist.main(), "sft", c.optim_steps, state.step);
+  if (dist.main())
+    say(0, "sft: " + std::to_string(model->parameter_count()) + " parameters on " + device.str() + ", data: " +
+               data.describe() + ", " + std::to_string(dist.world()) + " rank(s)");
+
+  std::optional<Batch> preview_batch;
+  while (state.step < c.optim_steps) {
+    const int64_t step = state.step;
+    Batch b = stack(data.get(state.data_pos, static_cast<int>(B)), device);
+    state.data_pos += B;
+    if (!b.target.defined()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "sft needs target images; the data has none");
+    if (!preview_batch) preview_batch = b;
+
+    auto x0 = b.target * 2 - 1, src = b.source * 2 - 1;
+    auto eps = step_normal(c, step, dist.rank(), kNoise, x0.sizes(), device);
+    auto t = logit_normal_t(step_normal(c, step, dist.rank(), kTime, {B}, device), c.sft_t_mean, c.sft_t_std, shift);
+    auto drop = step_uniform(c, step, dist.rank(), kDropout, {B});
+    std::vector<std::string> prompts = b.prompts;
+    for (int64_t i = 0; i < B; i++)
+      if (drop[i].item<double>() < c.sft_text_dropout) prompts[i].clear();
+
+    at::Tensor loss;
+    {
+      const bool amp = device.is_cuda() && c.optim_bf16;
+      at::autocast::set_autocast_enabled(at::kCUDA, amp);
+      if (amp) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+      auto text = model->encode_text(tokenize(prompts, mc.text_max_bytes));
+      auto v = model->forward(noisy(x0, eps, t), src, mc.mask_channel ? std::optional<at::Tensor>(b.mask) : std::nullopt,
+                              t, text);
+      loss = flow_matching_loss(v, x0, eps);
+      at::autocast::set_autocast_enabled(at::kCUDA, false);
+    }
+    opt.zero_grad();
+    loss.backward();
+    dist.average_gradients(params);
+    const double loss_v = loss.item<double>();
+    if (!std::isfinite(loss_v) || !gradients_finite(params)) {
+      // Skip the step: no update, logged; too many in a row stops the run.
+      opt.zero_grad();
+      state.step++;
+      if (++state.nonfinite_in_row >= c.log_max_nonfinite)
+        fail(COCOEDIT_ERR_INTERNAL, "stopping: " + std::to_string(state.nonfinite_in_row) +
+                                        " steps in a row had a non-finite loss or gradient");
+      say(dist.rank(), "step " + std::to_string(step + 1) + ": non-finite loss, step skipped");
+      continue;
+    }
+    state.nonfinite_in_row = 0;
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, c.optim_grad_clip);
+    const double lr = learning_rate(c, step);
+    set_learning_rate(opt, lr);
+    opt.step();
+    ema_update(ema->parameters(), params, std::min(c.sft_ema, (1.0 + step) / (10.0 + step)));
+    state.step++;
+
+    rep.log(state.step, {{"loss", loss_v}, {"grad_norm", grad_norm}, {"lr", lr}});
+    if (dist.main() && (state.step % c.log_samples_every == 0 || state.step == c.optim_steps))
+      preview(rep, *ema, *preview_batch, c, state.step, device);
+    if (state.step % c.log_checkpoint_every == 0 || state.step == c.optim_steps) {
+      if (dist.main()) save_checkpoint(c.run_out_dir, c, state, parts);
+      dist.barrier();
+    }
+  }
+  rep.finish();
+  say(dist.rank(), "weights fingerprint " + weights_fingerprint(params));
+  // The stage's product: the EMA weights as an engine model directory.
+  if (dist.main()) {
+    save_model(*ema, c.run_out_dir + "/model", 15u << 20);
+    say(0, "sft: wrote " + c.run_out_dir + "/model");
+  }
+}
+
+}  // namespace cocoedit::train
