@@ -184,11 +184,11 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                              FALSE, G_PARAM_READWRITE);
 
       gimp_procedure_add_string_argument (procedure, COCOEDIT_PROP_PROMPT,
-                                          _("Instruction"),
+                                          _("_Instruction"),
                                           _("What to change, in words"),
                                           "", G_PARAM_READWRITE);
       gimp_procedure_add_int_argument (procedure, COCOEDIT_PROP_SEED,
-                                       _("_Seed"),
+                                       _("See_d"),
                                        _("Seed of the random noise the "
                                          "sampler starts from"),
                                        0, G_MAXINT, 0, G_PARAM_READWRITE);
@@ -204,11 +204,11 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                             "default"),
                                           0.0, 20.0, 0.0, G_PARAM_READWRITE);
       gimp_procedure_add_double_argument (procedure, COCOEDIT_PROP_STRENGTH,
-                                          _("St_rength"),
+                                          _("Strengt_h"),
                                           _("1 repaints the selection "
                                             "freely; lower values keep more "
                                             "of the original"),
-                                          0.05, 1.0, 1.0, G_PARAM_READWRITE);
+                                          0.0, 1.0, 1.0, G_PARAM_READWRITE);
       gimp_procedure_add_string_argument (procedure, COCOEDIT_PROP_MODEL_PATH,
                                           _("Model folder"),
                                           _("Folder of the model to use; "
@@ -227,7 +227,7 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                              NULL),
                                           "auto", G_PARAM_READWRITE);
       gimp_procedure_add_choice_argument (procedure, COCOEDIT_PROP_OUTPUT_MODE,
-                                          _("_Output"),
+                                          _("O_utput"),
                                           _("Where the result goes"),
                                           gimp_choice_new_with_values
                                             ("new-layer", COCOEDIT_OUTPUT_NEW_LAYER,
@@ -238,7 +238,7 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                           "new-layer", G_PARAM_READWRITE);
       gimp_procedure_add_boolean_aux_argument (procedure,
                                                COCOEDIT_PROP_RANDOM_SEED,
-                                               _("Ra_ndomize"),
+                                               _("Randomi_ze"),
                                                _("Pick a new seed every time"),
                                                FALSE, G_PARAM_READWRITE);
     }
@@ -1009,17 +1009,7 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   ui->runner   = runner;
 
   if (cocoedit_region_get_bounds (drawable, &crop, &bounds, &margin, NULL))
-    {
-      gdouble scale = MIN (1.0, (gdouble) PREVIEW_MAX_SIZE /
-                                MAX (crop.width, crop.height));
-
-      before = gimp_drawable_get_sub_thumbnail (drawable,
-                                                crop.x, crop.y,
-                                                crop.width, crop.height,
-                                                MAX (1, crop.width  * scale),
-                                                MAX (1, crop.height * scale),
-                                                GIMP_PIXBUF_KEEP_ALPHA);
-    }
+    before = cocoedit_region_get_thumbnail (drawable, &crop, PREVIEW_MAX_SIZE);
 
   dialog     = cocoedit_dialog_new (procedure, config, before);
   ui->dialog = COCOEDIT_DIALOG (dialog);

@@ -16,6 +16,7 @@
  * selection changes by even one bit, whatever the precision.
  */
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -327,6 +328,37 @@ cocoedit_layer_name_from_prompt (const gchar *prompt)
     g_string_truncate (name, name->len - 1);
 
   return g_string_free (name, FALSE);
+}
+
+/* A picture of @crop at most @max_size pixels wide and high.  (Not
+ * gimp_drawable_get_sub_thumbnail(): it double-frees in GIMP 3.0.4.)
+ */
+GdkPixbuf *
+cocoedit_region_get_thumbnail (GimpDrawable        *drawable,
+                               const GeglRectangle *crop,
+                               gint                 max_size)
+{
+  GeglBuffer    *buffer;
+  GdkPixbuf     *pixbuf;
+  GeglRectangle  rect;
+  gdouble        scale;
+
+  scale = MIN (1.0, (gdouble) max_size / MAX (crop->width, crop->height));
+  gegl_rectangle_set (&rect,
+                      floor (crop->x * scale), floor (crop->y * scale),
+                      MAX (1, crop->width * scale), MAX (1, crop->height * scale));
+
+  pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, rect.width, rect.height);
+  buffer = gimp_drawable_get_buffer (drawable);
+  gegl_buffer_get (buffer, &rect, scale,
+                   babl_format_with_space ("R'G'B'A u8",
+                                           gimp_drawable_get_format (drawable)),
+                   gdk_pixbuf_get_pixels (pixbuf),
+                   gdk_pixbuf_get_rowstride (pixbuf),
+                   GEGL_ABYSS_NONE);
+  g_object_unref (buffer);
+
+  return pixbuf;
 }
 
 void

@@ -66,6 +66,9 @@ GimpDrawable   * cocoedit_region_apply         (CocoeditRegion      *region,
                                                 const gchar         *layer_name,
                                                 GError             **error);
 
+GdkPixbuf      * cocoedit_region_get_thumbnail (GimpDrawable        *drawable,
+                                                const GeglRectangle *crop,
+                                                gint                 max_size);
 void             cocoedit_region_make_previews (CocoeditRegion      *region,
                                                 gint                 max_size,
                                                 GdkPixbuf          **before,

@@ -263,7 +263,7 @@ cocoedit_dialog_preview_started (CocoeditDialog *dialog)
 
   dialog->previewing = TRUE;
 
-  gtk_button_set_label (GTK_BUTTON (dialog->preview_button), _("_Stop"));
+  gtk_button_set_label (GTK_BUTTON (dialog->preview_button), _("Sto_p"));
   gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress), 0.0);
   gtk_progress_bar_set_text (GTK_PROGRESS_BAR (dialog->progress),
                              _("Starting…"));
@@ -367,11 +367,29 @@ make_note (void)
   return label;
 }
 
+/* A widget for a config property, owned by the dialog's widget table
+ * (GIMP 3.0.4 sinks it there); packing it adds the container's reference.
+ */
+static GtkWidget *
+dialog_widget (CocoeditDialog *dialog,
+               const gchar    *property,
+               GType           widget_type)
+{
+  GimpProcedureDialog *pdialog = GIMP_PROCEDURE_DIALOG (dialog);
+  GtkWidget           *widget;
+
+  if (widget_type == GIMP_TYPE_SCALE_ENTRY)
+    widget = gimp_procedure_dialog_get_scale_entry (pdialog, property, 1.0);
+  else
+    widget = gimp_procedure_dialog_get_widget (pdialog, property, widget_type);
+
+  return widget;
+}
+
 static void
 cocoedit_dialog_build (CocoeditDialog *dialog,
                        GdkPixbuf      *before)
 {
-  GimpProcedureDialog *pdialog = GIMP_PROCEDURE_DIALOG (dialog);
   GtkWidget           *content;
   GtkWidget           *hbox;
   GtkWidget           *vbox;
@@ -402,20 +420,19 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   widget = cocoedit_dialog_build_seed (dialog);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
 
-  widget = gimp_procedure_dialog_get_scale_entry (pdialog, COCOEDIT_PROP_STEPS, 1.0);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_STEPS, GIMP_TYPE_SCALE_ENTRY);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
-  widget = gimp_procedure_dialog_get_scale_entry (pdialog, COCOEDIT_PROP_GUIDANCE, 1.0);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_GUIDANCE, GIMP_TYPE_SCALE_ENTRY);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
-  widget = gimp_procedure_dialog_get_scale_entry (pdialog, COCOEDIT_PROP_STRENGTH, 1.0);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_STRENGTH, GIMP_TYPE_SCALE_ENTRY);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
-  widget = gimp_procedure_dialog_get_widget (pdialog, COCOEDIT_PROP_OUTPUT_MODE,
-                                             G_TYPE_NONE);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_OUTPUT_MODE, G_TYPE_NONE);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
@@ -439,7 +456,7 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
 {
   static const gchar *mode_labels[] =
   {
-    N_("_Before"), N_("_After"), N_("C_hanges")
+    N_("_Before"), N_("_After"), N_("Cha_nges")
   };
   static const gchar *mode_tips[] =
   {
@@ -548,7 +565,7 @@ cocoedit_dialog_build_prompt (CocoeditDialog *dialog)
   gtk_widget_show (label);
 
   dialog->recent_button = gtk_menu_button_new ();
-  gtk_button_set_label (GTK_BUTTON (dialog->recent_button), _("_Recent"));
+  gtk_button_set_label (GTK_BUTTON (dialog->recent_button), _("Rec_ent"));
   gtk_button_set_use_underline (GTK_BUTTON (dialog->recent_button), TRUE);
   gtk_button_set_image (GTK_BUTTON (dialog->recent_button),
                         gtk_image_new_from_icon_name (GIMP_ICON_DOCUMENT_OPEN_RECENT,
@@ -571,8 +588,7 @@ cocoedit_dialog_build_prompt (CocoeditDialog *dialog)
   gtk_widget_show (scrolled);
 
   dialog->prompt_view =
-    gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (dialog),
-                                      COCOEDIT_PROP_PROMPT, GTK_TYPE_TEXT_VIEW);
+    dialog_widget (dialog, COCOEDIT_PROP_PROMPT, GTK_TYPE_TEXT_VIEW);
   gtk_text_view_set_wrap_mode (GTK_TEXT_VIEW (dialog->prompt_view),
                                GTK_WRAP_WORD_CHAR);
   gtk_text_view_set_accepts_tab (GTK_TEXT_VIEW (dialog->prompt_view), FALSE);
@@ -595,19 +611,17 @@ cocoedit_dialog_build_prompt (CocoeditDialog *dialog)
 static GtkWidget *
 cocoedit_dialog_build_seed (CocoeditDialog *dialog)
 {
-  GimpProcedureDialog *pdialog = GIMP_PROCEDURE_DIALOG (dialog);
   GtkWidget           *hbox;
   GtkWidget           *widget;
 
   hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   gtk_widget_show (hbox);
 
-  widget = gimp_procedure_dialog_get_widget (pdialog, COCOEDIT_PROP_SEED,
-                                             G_TYPE_NONE);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_SEED, G_TYPE_NONE);
   gtk_box_pack_start (GTK_BOX (hbox), widget, TRUE, TRUE, 0);
   gtk_widget_show (widget);
 
-  widget = gtk_button_new_with_mnemonic (_("_New Seed"));
+  widget = gtk_button_new_with_mnemonic (_("Ne_w Seed"));
   gimp_help_set_help_data (widget, _("Pick a random seed for a different "
                                      "variation"), NULL);
   gtk_box_pack_start (GTK_BOX (hbox), widget, FALSE, FALSE, 0);
@@ -617,8 +631,7 @@ cocoedit_dialog_build_seed (CocoeditDialog *dialog)
                     G_CALLBACK (cocoedit_dialog_new_seed),
                     dialog);
 
-  widget = gimp_procedure_dialog_get_widget (pdialog, COCOEDIT_PROP_RANDOM_SEED,
-                                             G_TYPE_NONE);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_RANDOM_SEED, G_TYPE_NONE);
   gtk_box_pack_start (GTK_BOX (hbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
@@ -659,7 +672,7 @@ cocoedit_dialog_build_model (CocoeditDialog *dialog)
                     G_CALLBACK (cocoedit_dialog_model_set),
                     dialog);
 
-  button = gtk_button_new_with_mnemonic (_("_Default"));
+  button = gtk_button_new_with_mnemonic (_("De_fault"));
   gimp_help_set_help_data (button, _("Use the model installed with the "
                                      "plug-in"), NULL);
   gtk_box_pack_start (GTK_BOX (hbox), button, FALSE, FALSE, 0);
@@ -678,8 +691,7 @@ cocoedit_dialog_build_model (CocoeditDialog *dialog)
   gtk_box_pack_start (GTK_BOX (vbox), dialog->model_label, FALSE, FALSE, 0);
   gtk_widget_show (dialog->model_label);
 
-  widget = gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (dialog),
-                                             COCOEDIT_PROP_DEVICE, G_TYPE_NONE);
+  widget = dialog_widget (dialog, COCOEDIT_PROP_DEVICE, G_TYPE_NONE);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 

@@ -120,7 +120,8 @@ cocoedit_preview_draw (GtkWidget *widget,
                    (gint) ((width  - pw * scale) / 2.0),
                    (gint) ((height - ph * scale) / 2.0));
 
-  gimp_checks_get_colors (GIMP_CHECK_TYPE_GRAY_CHECKS, &light, &dark);
+  light = gegl_color_new ("#999999");
+  dark  = gegl_color_new ("#666666");
   checks = gimp_cairo_checkerboard_create (cr, 8, light, dark);
   cairo_rectangle (cr, 0, 0, (gint) (pw * scale), (gint) (ph * scale));
   cairo_set_source (cr, checks);

@@ -394,3 +394,73 @@ def case_digest():
 def run_case(name):
     Gegl.init(None)
     globals()["case_" + name.replace("-", "_")]()
+
+
+def case_dialog():
+    """Opens the real dialog (the harness drives it under Xvfb).  With
+    COCOEDIT_TEST_EXPECT=ok the harness types an instruction and presses
+    OK; then Repeat Last Edit must redo it without a dialog."""
+    image = new_image(240, 180)
+    layer = add_layer(image, 240, 180, Gimp.ImageType.RGB_IMAGE, seed=12)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 60, 40, 120, 90)
+    before = native(layer)
+
+    proc = Gimp.get_pdb().lookup_procedure(PROC)
+    config = proc.create_config()
+    config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    status = proc.run(config).index(0)
+
+    expect = os.environ.get("COCOEDIT_TEST_EXPECT", "cancel")
+    if expect != "ok":
+        check(status == Gimp.PDBStatusType.CANCEL, "dialog gave %s" % status)
+        check(len(image.get_layers()) == 1, "cancel added a layer")
+        check(np.array_equal(native(layer), before), "cancel changed the layer")
+        finish("dialog")
+        return
+
+    prompt = os.environ["COCOEDIT_TEST_PROMPT"]
+    check(status == Gimp.PDBStatusType.SUCCESS, "dialog gave %s" % status)
+    layers = image.get_layers()
+    check(len(layers) == 2 and layers[0].get_name() == prompt,
+          "layers after OK: %s" % [l.get_name() for l in layers])
+    selected = selection_on(layer)
+    check_outside_unchanged(before, native(layers[0]), selected)
+    if OUT:
+        export_before_after(layer, layers[0], os.path.join(OUT, "before-after.png"))
+
+    # Repeat Last Edit: the same values, no dialog, onto the active layer.
+    repeat = Gimp.get_pdb().lookup_procedure(REPEAT_PROC)
+    config = repeat.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    result = repeat.run(config)
+    check(result.index(0) == Gimp.PDBStatusType.SUCCESS,
+          "repeat failed: %s" % Gimp.get_pdb().get_last_error())
+    repeated = result.index(1)
+    # GIMP numbers a second layer of the same name: "name #1".
+    check(repeated.get_name() in (prompt, prompt + " #1"),
+          "repeat used another instruction: %r" % repeated.get_name())
+    check(np.array_equal(native(repeated), native(layers[0])),
+          "repeat with the same seed gave another result")
+    finish("dialog")
+
+
+def export_before_after(source, result, path):
+    """Source and result side by side, for the documentation."""
+    a, b = rgba8(source), rgba8(result)
+    gap = np.full((a.shape[0], 8, 4), 255, np.uint8)
+    both = np.concatenate([a, gap, b], axis=1)
+    height, width = both.shape[:2]
+    image = new_image(width, height)
+    layer = Gimp.Layer.new(image, "before-after", width, height,
+                           Gimp.ImageType.RGBA_IMAGE, 100, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    buf = layer.get_buffer()
+    buf.set(Gegl.Rectangle.new(0, 0, width, height), "R'G'B'A u8", both.tobytes())
+    buf.flush()
+    from gi.repository import Gio
+    Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image,
+                   Gio.File.new_for_path(path), None)

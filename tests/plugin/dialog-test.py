@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Open the plug-in's real dialog through GIMP under Xvfb, in English and
+in every translation; drive it with xdotool; save a screenshot of each.
+
+English: type an instruction, ask for a preview, wait for it, take the
+screenshot, press OK (the case then checks the result and Repeat Last
+Edit).  Translations: take the screenshot, press Escape (the case checks
+that nothing changed).  Each screenshot must show a drawn window (many
+colours, not a flat area) of a sensible size, with a translated title.
+"""
+
+import argparse
+import importlib.machinery
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+harness = importlib.machinery.SourceFileLoader(
+    "run_gimp", os.path.join(HERE, "run-gimp.py")).load_module()
+
+ENGLISH_TITLE = "CoCoEdit: Edit with Instruction"
+PROMPT = "make the sky purple"
+SCREEN = (1280, 900)
+
+
+def start_xvfb():
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+         "%dx%dx24" % SCREEN, "-nolisten", "tcp", "-br"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    while not number.endswith(b"\n"):
+        chunk = os.read(read_fd, 16)
+        if not chunk:
+            raise RuntimeError("Xvfb did not start")
+        number += chunk
+    os.close(read_fd)
+    return xvfb, ":" + number.decode().strip()
+
+
+def xdotool(display, *args, check=True):
+    proc = subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=display),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=30)
+    if check and proc.returncode != 0:
+        raise RuntimeError("xdotool %s: %s" % (" ".join(args), proc.stderr))
+    return proc.stdout.strip()
+
+
+def find_dialog(display, gimp, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if gimp.poll() is not None:
+            raise RuntimeError("GIMP exited before the dialog appeared")
+        out = xdotool(display, "search", "--onlyvisible", "--name", "CoCoEdit",
+                      check=False)
+        if out:
+            return out.split()[-1]
+        time.sleep(0.5)
+    raise RuntimeError("the dialog did not appear")
+
+
+def geometry(display, window):
+    values = {}
+    for line in xdotool(display, "getwindowgeometry", "--shell", window).splitlines():
+        key, _, value = line.partition("=")
+        values[key] = int(value) if value.lstrip("-").isdigit() else value
+    return values["X"], values["Y"], values["WIDTH"], values["HEIGHT"]
+
+
+class Screen:
+    def __init__(self, display):
+        os.environ["DISPLAY"] = display
+        import gi
+        gi.require_version("Gdk", "3.0")
+        from gi.repository import Gdk
+        self.Gdk = Gdk
+        self.display = Gdk.Display.open(display)
+        self.root = self.display.get_default_screen().get_root_window()
+
+    def grab(self, x, y, width, height):
+        return self.Gdk.pixbuf_get_from_window(self.root, x, y, width, height)
+
+
+def pixbuf_stats(pixbuf):
+    data = pixbuf.get_pixels()
+    n = pixbuf.get_n_channels()
+    stride = pixbuf.get_rowstride()
+    colours = set()
+    for y in range(0, pixbuf.get_height(), 3):
+        row = data[y * stride:y * stride + pixbuf.get_width() * n]
+        for x in range(0, len(row), 3 * n):
+            colours.add(bytes(row[x:x + 3]))
+    return len(colours)
+
+
+def wait_until_stable(screen, rect, seconds=2.0, timeout=60):
+    """Waits until the window's pixels stay the same for @seconds."""
+    last, since = None, time.time()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        shot = bytes(screen.grab(*rect).get_pixels())
+        if shot != last:
+            last, since = shot, time.time()
+        elif time.time() - since >= seconds:
+            return
+        time.sleep(0.25)
+
+
+def run_language(args, display, screen, lang, out_dir):
+    root = tempfile.mkdtemp(prefix="cocoedit-dialog-")
+    try:
+        harness.make_plugin_folder(root, args.plugin, args.po_dir)
+        english = lang == "en"
+        extra = {
+            "DISPLAY": display,
+            "LANGUAGE": lang,
+            "COCOEDIT_MODEL": args.model,
+            "COCOEDIT_TEST_EXPECT": "ok" if english else "cancel",
+            "COCOEDIT_TEST_PROMPT": PROMPT,
+            "GDK_BACKEND": "x11",
+            "NO_AT_BRIDGE": "1",
+        }
+        ns = argparse.Namespace(model=args.model, out=out_dir)
+        env = harness.gimp_env(root, ns, extra)
+        env["DISPLAY"] = display
+
+        # GIMP runs in the background while the dialog is driven.
+        holder = {}
+        script = os.path.join(HERE, "cases.py")
+        batch = "exec(open(%r).read()); run_case('dialog')" % script
+        gimp = subprocess.Popen(
+            ["gimp-console-3.0", "-i", "-n", "-d", "-f", "--quit",
+             "--batch-interpreter=python-fu-eval", "-b", batch],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, errors="replace")
+        reader = threading.Thread(
+            target=lambda: holder.setdefault("output", gimp.stdout.read()))
+        reader.start()
+        try:
+            window = find_dialog(display, gimp)
+            time.sleep(1.0)
+            rect = geometry(display, window)
+            wait_until_stable(screen, rect)
+            title = xdotool(display, "getwindowname", window)
+
+            if english:
+                xdotool(display, "windowfocus", "--sync", window)
+                xdotool(display, "type", "--delay", "15", PROMPT)
+                time.sleep(0.5)
+                xdotool(display, "key", "alt+p")
+                time.sleep(1.0)
+                wait_until_stable(screen, rect, seconds=3.0)
+            rect = geometry(display, window)
+            shot = screen.grab(*rect)
+            path = os.path.join(out_dir, "plugin-dialog-%s.png" % lang)
+            shot.savev(path, "png", [], [])
+
+            if english:
+                xdotool(display, "key", "alt+o")
+            else:
+                xdotool(display, "windowfocus", "--sync", window)
+                xdotool(display, "key", "Escape")
+            gimp.wait(timeout=240)
+        except Exception:
+            if gimp.poll() is None:
+                gimp.kill()
+            reader.join()
+            print(holder.get("output", ""))
+            raise
+        finally:
+            if gimp.poll() is None:
+                gimp.kill()
+            reader.join()
+
+        output = holder.get("output", "")
+        problems = []
+        if (gimp.returncode != 0 or "COCOEDIT-TEST PASS dialog" not in output
+                or os.environ.get("COCOEDIT_TEST_VERBOSE")):
+            print(output)
+            problems.append("GIMP case failed (exit %s)" % gimp.returncode)
+        width, height = rect[2], rect[3]
+        if not (400 <= width <= SCREEN[0] and 300 <= height <= SCREEN[1]):
+            problems.append("window size %dx%d" % (width, height))
+        colours = pixbuf_stats(shot)
+        if colours < 64:
+            problems.append("window not drawn: %d colours" % colours)
+        if not english and title == ENGLISH_TITLE:
+            problems.append("title not translated: %r" % title)
+        print("%-6s %4dx%-4d %5d colours  %r  %s" % (
+            lang, width, height, colours, title, "ok" if not problems else problems))
+        return problems
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--plugin", required=True)
+    parser.add_argument("--po-dir", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--out", required=True, help="folder for the screenshots")
+    parser.add_argument("--docs", help="copy the English screenshot here")
+    parser.add_argument("--languages", default="en,de,fr,es,ja,zh_CN")
+    args = parser.parse_args()
+
+    for tool in ("Xvfb", "xdotool", "gimp-console-3.0"):
+        if shutil.which(tool) is None:
+            print("%s is not installed" % tool)
+            return 77
+
+    os.makedirs(args.out, exist_ok=True)
+    xvfb, display = start_xvfb()
+    failures = []
+    try:
+        screen = Screen(display)
+        for lang in args.languages.split(","):
+            problems = run_language(args, display, screen, lang, args.out)
+            failures += ["%s: %s" % (lang, p) for p in problems]
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+    english = os.path.join(args.out, "plugin-dialog-en.png")
+    if args.docs and os.path.isfile(english) and not failures:
+        os.makedirs(args.docs, exist_ok=True)
+        shutil.copy2(english, os.path.join(args.docs, "plugin-dialog.png"))
+        before_after = os.path.join(args.out, "before-after.png")
+        if os.path.isfile(before_after):
+            shutil.copy2(before_after, os.path.join(args.docs, "plugin-before-after.png"))
+
+    print("screenshots in %s" % args.out)
+    for failure in failures:
+        print("FAILED", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
