@@ -122,13 +122,13 @@ def run_language(args, display, screen, lang, out_dir):
         english = lang == "en"
         extra = {
             "DISPLAY": display,
-            "LANGUAGE": lang,
             "COCOEDIT_MODEL": args.model,
             "COCOEDIT_TEST_EXPECT": "ok" if english else "cancel",
             "COCOEDIT_TEST_PROMPT": PROMPT,
             "GDK_BACKEND": "x11",
             "NO_AT_BRIDGE": "1",
         }
+        extra.update(harness.locale_env(lang, out_dir))
         ns = argparse.Namespace(model=args.model, out=out_dir)
         env = harness.gimp_env(root, ns, extra)
         env["DISPLAY"] = display
@@ -147,6 +147,8 @@ def run_language(args, display, screen, lang, out_dir):
         reader.start()
         try:
             window = find_dialog(display, gimp)
+            # Keep the pointer off the dialog: no hover, no tooltip.
+            xdotool(display, "mousemove", str(SCREEN[0] - 1), str(SCREEN[1] - 1))
             time.sleep(1.0)
             rect = geometry(display, window)
             wait_until_stable(screen, rect)

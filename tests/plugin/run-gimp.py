@@ -36,6 +36,24 @@ def make_plugin_folder(root, plugin_exe, po_dir):
     return folder, languages
 
 
+LOCALES = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "es": "es_ES",
+           "ja": "ja_JP", "zh_CN": "zh_CN"}
+
+
+def locale_env(lang, cache):
+    """Environment for running GIMP in @lang.  gettext ignores LANGUAGE
+    under the C locale, and the build root has no locales generated, so
+    the locale is compiled into a private LOCPATH."""
+    name = LOCALES.get(lang, lang) + ".UTF-8"
+    locpath = os.path.join(cache, "locales")
+    if not os.path.isdir(os.path.join(locpath, name)):
+        os.makedirs(locpath, exist_ok=True)
+        subprocess.run(["localedef", "-i", name.split(".")[0], "-f", "UTF-8",
+                        os.path.join(locpath, name)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {"LOCPATH": locpath, "LANG": name, "LC_ALL": name, "LANGUAGE": lang}
+
+
 def make_gimp_dir(root):
     home = os.path.join(root, "home")
     gimp_dir = os.path.join(root, "gimp3")
@@ -88,6 +106,7 @@ def main():
     parser.add_argument("--out", help="folder for artifacts")
     parser.add_argument("--env", action="append", default=[],
                         help="NAME=VALUE for GIMP's environment")
+    parser.add_argument("--lang", help="run GIMP in this language")
     parser.add_argument("--timeout", type=int, default=240)
     args = parser.parse_args()
 
@@ -101,6 +120,8 @@ def main():
     try:
         make_plugin_folder(root, args.plugin, args.po_dir)
         extra = dict(e.split("=", 1) for e in args.env)
+        if args.lang:
+            extra.update(locale_env(args.lang, root))
         env = gimp_env(root, args, extra)
         rc, output = run_gimp(args.case, env, args.timeout)
         # GIMP's own chatter is noise; show what matters on failure.
