@@ -387,6 +387,9 @@ def case_digest():
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 8, 8, 40, 24)
     result = run_ok(image, layer, prompt="make it glow", seed=5,
                     guidance=2.5, strength=0.75)
+    import locale
+    locale.setlocale(locale.LC_ALL, "")
+    print("COCOEDIT-DECIMAL-POINT %s" % locale.localeconv()["decimal_point"])
     print("COCOEDIT-DIGEST %s" % hashlib.sha256(native(result).tobytes()).hexdigest())
     finish("digest")
 
@@ -464,3 +467,56 @@ def export_before_after(source, result, path):
     from gi.repository import Gio
     Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image,
                    Gio.File.new_for_path(path), None)
+
+
+def press_undo(image, done, timeout=20.0):
+    """Presses Ctrl+Z once in the image window (GIMP runs with its user
+    interface under Xvfb) and waits until @done() holds."""
+    import subprocess
+    import time
+
+    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name",
+                          r"\[Untitled\]"], stdout=subprocess.PIPE,
+                         text=True).stdout.split()
+    check(out, "no image window")
+    subprocess.run(["xdotool", "windowfocus", "--sync", out[-1]], check=True)
+    subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+z"], check=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if done():
+            return
+        time.sleep(0.2)
+
+
+def case_undo():
+    """One Ctrl+Z removes the whole edit: the new layer, or the replaced
+    pixels."""
+    import time
+
+    image = new_image(96, 80)
+    layer = add_layer(image, 96, 80, Gimp.ImageType.RGB_IMAGE)
+    display = Gimp.Display.new(image)
+    Gimp.displays_flush()
+    time.sleep(2.0)
+    before = native(layer)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 20, 16, 40, 32)
+
+    run_ok(image, layer, prompt="undo me")
+    check(len(image.get_layers()) == 2, "no layer added")
+    Gimp.displays_flush()
+    press_undo(image, lambda: len(image.get_layers()) == 1)
+    check(len(image.get_layers()) == 1,
+          "one undo left %d layers" % len(image.get_layers()))
+    check(np.array_equal(native(layer), before), "the source changed")
+    check(not Gimp.Selection.is_empty(image), "undo went past the edit")
+
+    run_ok(image, layer, prompt="undo me too", **{"output-mode": "replace"})
+    check(not np.array_equal(native(layer), before), "replace changed nothing")
+    Gimp.displays_flush()
+    press_undo(image, lambda: np.array_equal(native(layer), before))
+    check(np.array_equal(native(layer), before),
+          "one undo did not restore the replaced pixels")
+    check(not Gimp.Selection.is_empty(image), "undo went past the edit")
+
+    display.delete()
+    finish("undo")

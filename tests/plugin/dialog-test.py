@@ -28,24 +28,6 @@ PROMPT = "make the sky purple"
 SCREEN = (1280, 900)
 
 
-def start_xvfb():
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-         "%dx%dx24" % SCREEN, "-nolisten", "tcp", "-br"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    while not number.endswith(b"\n"):
-        chunk = os.read(read_fd, 16)
-        if not chunk:
-            raise RuntimeError("Xvfb did not start")
-        number += chunk
-    os.close(read_fd)
-    return xvfb, ":" + number.decode().strip()
-
-
 def xdotool(display, *args, check=True):
     proc = subprocess.run(["xdotool", *args], env=dict(os.environ, DISPLAY=display),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -135,11 +117,8 @@ def run_language(args, display, screen, lang, out_dir):
 
         # GIMP runs in the background while the dialog is driven.
         holder = {}
-        script = os.path.join(HERE, "cases.py")
-        batch = "exec(open(%r).read()); run_case('dialog')" % script
         gimp = subprocess.Popen(
-            ["gimp-console-3.0", "-i", "-n", "-d", "-f", "--quit",
-             "--batch-interpreter=python-fu-eval", "-b", batch],
+            harness.gimp_command("dialog"),
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, errors="replace")
         reader = threading.Thread(
@@ -220,7 +199,7 @@ def main():
             return 77
 
     os.makedirs(args.out, exist_ok=True)
-    xvfb, display = start_xvfb()
+    xvfb, display = harness.start_xvfb(SCREEN)
     failures = []
     try:
         screen = Screen(display)

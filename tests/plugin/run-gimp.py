@@ -81,16 +81,43 @@ def gimp_env(root, args, extra=None):
     })
     env.pop("COCOEDIT_MODEL", None)
     env.pop("DISPLAY", None)
+    env["NO_AT_BRIDGE"] = "1"
     if extra:
         env.update(extra)
     return env
 
 
-def run_gimp(case, env, timeout, extra_args=()):
+def start_xvfb(size=(1280, 900)):
+    """Starts Xvfb on a free display; returns the process and the display."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+         "%dx%dx24" % size, "-nolisten", "tcp", "-br"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    while not number.endswith(b"\n"):
+        chunk = os.read(read_fd, 16)
+        if not chunk:
+            raise RuntimeError("Xvfb did not start")
+        number += chunk
+    os.close(read_fd)
+    return xvfb, ":" + number.decode().strip()
+
+
+def gimp_command(case, gui=False):
     script = os.path.join(HERE, "cases.py")
     batch = "exec(open(%r).read()); run_case(%r)" % (script, case)
-    cmd = ["gimp-console-3.0", "-i", "-n", "-d", "-f", "--quit",
-           "--batch-interpreter=python-fu-eval", "-b", batch, *extra_args]
+    if gui:
+        return ["gimp-3.0", "-n", "-d", "-f", "-s", "--quit",
+                "--batch-interpreter=python-fu-eval", "-b", batch]
+    return ["gimp-console-3.0", "-i", "-n", "-d", "-f", "--quit",
+            "--batch-interpreter=python-fu-eval", "-b", batch]
+
+
+def run_gimp(case, env, timeout, gui=False):
+    cmd = gimp_command(case, gui)
     proc = subprocess.run(cmd, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, errors="replace")
@@ -107,6 +134,11 @@ def main():
     parser.add_argument("--env", action="append", default=[],
                         help="NAME=VALUE for GIMP's environment")
     parser.add_argument("--lang", help="run GIMP in this language")
+    parser.add_argument("--compare-lang",
+                        help="run the case again in this language; the "
+                             "COCOEDIT-DIGEST lines must agree")
+    parser.add_argument("--gui", action="store_true",
+                        help="run GIMP with its user interface under Xvfb")
     parser.add_argument("--timeout", type=int, default=240)
     args = parser.parse_args()
 
@@ -122,15 +154,46 @@ def main():
         extra = dict(e.split("=", 1) for e in args.env)
         if args.lang:
             extra.update(locale_env(args.lang, root))
+        xvfb = None
+        if args.gui:
+            if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
+                print("Xvfb and xdotool are needed")
+                return 77
+            xvfb, extra["DISPLAY"] = start_xvfb()
         env = gimp_env(root, args, extra)
-        rc, output = run_gimp(args.case, env, args.timeout)
-        # GIMP's own chatter is noise; show what matters on failure.
+        try:
+            rc, output = run_gimp(args.case, env, args.timeout, args.gui)
+        finally:
+            if xvfb:
+                xvfb.terminate()
+                xvfb.wait()
         print(output)
         marker = "COCOEDIT-TEST PASS %s" % args.case
         if rc != 0 or marker not in output:
             print("FAILED: gimp exited with %d, pass marker %s"
                   % (rc, "found" if marker in output else "missing"))
             return 1
+        if args.compare_lang:
+            # Same edit in another locale (French writes 0,5): the numbers
+            # must reach the engine unchanged, so the pixels must agree.
+            other = os.path.join(root, "again")
+            os.makedirs(other)
+            make_plugin_folder(other, args.plugin, args.po_dir)
+            extra.update(locale_env(args.compare_lang, root))
+            rc2, output2 = run_gimp(args.case, gimp_env(other, args, extra),
+                                    args.timeout, args.gui)
+            print(output2)
+            digests = [[line for line in out.splitlines()
+                        if line.startswith("COCOEDIT-DIGEST")]
+                       for out in (output, output2)]
+            print("digests:", digests)
+            if args.compare_lang == "fr" and "COCOEDIT-DECIMAL-POINT ," not in output2:
+                print("FAILED: the French locale was not in effect")
+                return 1
+            if rc2 != 0 or not digests[0] or digests[0] != digests[1]:
+                print("FAILED: results differ between the C locale and %s"
+                      % args.compare_lang)
+                return 1
         return 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
