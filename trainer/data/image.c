@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <jpeglib.h>
 #include <png.h>
+#include <zlib.h>
 #include <webp/decode.h>
 
 #include "cocodata-private.h"
@@ -330,27 +331,71 @@ cocodata_image_to_surface (const CocodataImage *image)
 
 /* ---- writing ---- */
 
+/* libpng's full API, for the fast settings the simplified API hides:
+ * zlib level 1 and the SUB filter, about 4× faster than the defaults. */
+static gboolean
+png_write_file (FILE *fp, const guint8 *pixels, guint width, guint height, guint channels,
+                gchar **message)
+{
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png ? png_create_info_struct (png) : NULL;
+
+  if (!info)
+    {
+      png_destroy_write_struct (&png, NULL);
+      *message = g_strdup ("out of memory");
+      return FALSE;
+    }
+  if (setjmp (png_jmpbuf (png)))
+    {
+      png_destroy_write_struct (&png, &info);
+      *message = g_strdup ("libpng failed (disk full?)");
+      return FALSE;
+    }
+  png_init_io (png, fp);
+  png_set_IHDR (png, info, width, height, 8,
+                channels == 4 ? PNG_COLOR_TYPE_RGBA : channels == 3 ? PNG_COLOR_TYPE_RGB
+                                                                    : PNG_COLOR_TYPE_GRAY,
+                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_compression_level (png, 1);
+  png_set_compression_strategy (png, Z_RLE);
+  png_set_filter (png, PNG_FILTER_TYPE_BASE, channels == 1 ? PNG_FILTER_NONE : PNG_FILTER_SUB);
+  png_write_info (png, info);
+  for (guint y = 0; y < height; y++)
+    png_write_row (png, pixels + (gsize) y * width * channels);
+  png_write_end (png, NULL);
+  png_destroy_write_struct (&png, &info);
+  return TRUE;
+}
+
 gboolean
 cocodata_write_png (const gchar *path, const guint8 *pixels, guint width, guint height,
                     guint channels, GError **error)
 {
   g_autofree gchar *tmp = g_strdup_printf ("%s.tmp-%p", path, (void *) g_thread_self ());
-  png_image png;
+  g_autofree gchar *message = NULL;
+  FILE *fp;
+  gboolean ok;
 
   g_return_val_if_fail (channels == 1 || channels == 3 || channels == 4, FALSE);
-  memset (&png, 0, sizeof png);
-  png.version = PNG_IMAGE_VERSION;
-  png.width = width;
-  png.height = height;
-  png.format = channels == 4 ? PNG_FORMAT_RGBA : channels == 3 ? PNG_FORMAT_RGB
-                                                               : PNG_FORMAT_GRAY;
-#ifdef PNG_IMAGE_FLAG_FAST
-  png.flags = PNG_IMAGE_FLAG_FAST;
-#endif
-  if (!png_image_write_to_file (&png, tmp, FALSE, pixels, 0, NULL))
+  fp = g_fopen (tmp, "wb");
+  if (!fp)
+    {
+      int e = errno;
+      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_IO,
+                   "%s: cannot create: %s", tmp, g_strerror (e));
+      return FALSE;
+    }
+  ok = png_write_file (fp, pixels, width, height, channels, &message);
+  if (fclose (fp) != 0 && ok)
+    {
+      ok = FALSE;
+      message = g_strdup (g_strerror (errno));
+    }
+  if (!ok)
     {
       g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_IO,
-                   "%s: cannot write PNG: %s", path, png.message);
+                   "%s: cannot write PNG: %s", path, message);
       g_unlink (tmp);
       return FALSE;
     }
