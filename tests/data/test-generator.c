@@ -1,0 +1,411 @@
+/* Tests of the synthetic editing-data generator (issue 3).
+ *
+ * Copyright (C) 2026 CoCoEdit for GIMP contributors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Needs the asset cache: the first argument is tools/gather-assets, which is
+ * run (idempotent, ~1 s when the cache is current) unless COCOEDIT_ASSETS
+ * names an asset directory.
+ */
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "cocodata.h"
+
+static CocodataAssets *assets;
+
+static CocodataGenerator *
+make_gen (guint64 seed, CocodataSplit split, guint types, guint langs)
+{
+  CocodataGenConfig cfg;
+  g_autoptr (GError) error = NULL;
+  CocodataGenerator *gen;
+
+  cocodata_gen_config_init (&cfg);
+  cfg.seed = seed;
+  cfg.split = split;
+  cfg.edit_types = types;
+  cfg.langs = langs;
+  gen = cocodata_generator_new (assets, &cfg, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (gen);
+  return gen;
+}
+
+static void
+generate (CocodataGenerator *gen, guint64 index, CocodataSample *s)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (cocodata_generate (gen, index, s, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (s->width, ==, 256);
+  g_assert_cmpuint (s->height, ==, 256);
+  g_assert_nonnull (s->source);
+  g_assert_nonnull (s->target);
+  g_assert_nonnull (s->mask);
+}
+
+static gboolean
+samples_equal (const CocodataSample *a, const CocodataSample *b)
+{
+  gsize n = (gsize) a->width * a->height;
+
+  return a->width == b->width && a->height == b->height &&
+         memcmp (a->source, b->source, n * 3) == 0 &&
+         memcmp (a->target, b->target, n * 3) == 0 &&
+         memcmp (a->mask, b->mask, n) == 0 &&
+         g_strcmp0 (a->prompt, b->prompt) == 0 && a->edit_type == b->edit_type &&
+         g_strcmp0 (a->lang, b->lang) == 0 && g_strcmp0 (a->metadata, b->metadata) == 0;
+}
+
+static void
+test_determinism (void)
+{
+  CocodataGenerator *g1 = make_gen (7, COCODATA_SPLIT_TRAIN, 0, 0);
+  CocodataGenerator *g2 = make_gen (7, COCODATA_SPLIT_TRAIN, 0, 0);
+  CocodataGenerator *g3 = make_gen (8, COCODATA_SPLIT_TRAIN, 0, 0);
+  guint same_other_seed = 0;
+
+  /* Same seed and index → same sample, whatever the order of the calls. */
+  for (gint i = 20; i >= 0; i--)
+    {
+      CocodataSample a = { 0 }, b = { 0 }, c = { 0 };
+
+      generate (g1, i, &a);
+      generate (g2, i, &b);
+      generate (g3, i, &c);
+      g_assert_true (samples_equal (&a, &b));
+      same_other_seed += samples_equal (&a, &c);
+      cocodata_sample_clear (&a);
+      cocodata_sample_clear (&b);
+      cocodata_sample_clear (&c);
+    }
+  g_assert_cmpuint (same_other_seed, ==, 0);
+  cocodata_generator_free (g1);
+  cocodata_generator_free (g2);
+  cocodata_generator_free (g3);
+}
+
+typedef struct
+{
+  CocodataGenerator *gen;
+  guint64            first;
+  CocodataSample    *out;
+  guint              n;
+} ThreadJob;
+
+static gpointer
+thread_generate (gpointer data)
+{
+  ThreadJob *job = data;
+
+  for (guint i = 0; i < job->n; i++)
+    g_assert_true (cocodata_generate (job->gen, job->first + 2 * i, &job->out[i], NULL));
+  return NULL;
+}
+
+static void
+test_threads (void)
+{
+  CocodataGenerator *gen = make_gen (3, COCODATA_SPLIT_TRAIN, 0, 0);
+  CocodataGenerator *ref = make_gen (3, COCODATA_SPLIT_TRAIN, 0, 0);
+  CocodataSample out[2][12] = { { { 0 } } };
+  ThreadJob jobs[2] = { { gen, 0, out[0], 12 }, { gen, 1, out[1], 12 } };
+  GThread *t[2];
+
+  for (int k = 0; k < 2; k++)
+    t[k] = g_thread_new ("gen", thread_generate, &jobs[k]);
+  for (int k = 0; k < 2; k++)
+    g_thread_join (t[k]);
+  for (int k = 0; k < 2; k++)
+    for (guint i = 0; i < 12; i++)
+      {
+        CocodataSample s = { 0 };
+        generate (ref, k + 2 * i, &s);
+        g_assert_true (samples_equal (&s, &out[k][i]));
+        cocodata_sample_clear (&s);
+        cocodata_sample_clear (&out[k][i]);
+      }
+  cocodata_generator_free (gen);
+  cocodata_generator_free (ref);
+}
+
+static gboolean
+has_cjk (const gchar *s)
+{
+  for (; *s; s = g_utf8_next_char (s))
+    {
+      gunichar c = g_utf8_get_char (s);
+      if ((c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3040 && c <= 0x30ff))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The two properties the benchmark relies on, for every edit type and
+ * language: nothing changes outside the mask, and the mask covers every
+ * changed pixel (which holds since it is their dilation) but is not much
+ * larger than the change. */
+static void
+test_masks_exact (void)
+{
+  for (guint t = 0; t < COCODATA_N_EDIT_TYPES; t++)
+    for (guint l = 0; l < COCODATA_N_LANGS; l++)
+      {
+        CocodataGenerator *gen = make_gen (11, COCODATA_SPLIT_TRAIN, 1u << t, 1u << l);
+
+        for (guint i = 0; i < 4; i++)
+          {
+            CocodataSample s = { 0 };
+            g_autoptr (JsonNode) meta = NULL;
+            g_autoptr (GError) error = NULL;
+            gsize n = 256 * 256, changed = 0, masked = 0, outside = 0;
+            JsonObject *obj;
+
+            generate (gen, i, &s);
+            g_assert_cmpint (s.edit_type, ==, t);
+            g_assert_cmpstr (s.lang, ==, cocodata_lang_name (l));
+            g_assert_true (g_utf8_validate (s.prompt, -1, NULL));
+            g_assert_cmpuint (strlen (s.prompt), >, 4);
+            g_assert_true (l == COCODATA_LANG_EN ? !has_cjk (s.prompt) || t == COCODATA_EDIT_TEXT
+                                                 : has_cjk (s.prompt));
+            for (gsize p = 0; p < n; p++)
+              {
+                gboolean diff = memcmp (s.source + 3 * p, s.target + 3 * p, 3) != 0;
+                g_assert_true (s.mask[p] == 0 || s.mask[p] == 255);
+                changed += diff;
+                masked += s.mask[p] == 255;
+                if (diff && s.mask[p] != 255)
+                  outside++;
+              }
+            g_assert_cmpuint (outside, ==, 0);
+            g_assert_cmpuint (changed, >, n / 500);
+            g_assert_cmpuint (masked, >=, changed);
+            g_assert_cmpuint (masked, <, n * 6 / 10);
+
+            meta = json_from_string (s.metadata, &error);
+            g_assert_no_error (error);
+            obj = json_node_get_object (meta);
+            g_assert_cmpstr (json_object_get_string_member (obj, "split"), ==, "train");
+            g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "objects")), >=, 1);
+            g_assert_true (json_object_has_member (json_object_get_object_member (obj, "background"), "source"));
+            cocodata_sample_clear (&s);
+          }
+        cocodata_generator_free (gen);
+      }
+}
+
+/* Distinct prompts reference their object: the English name of the edited
+ * object (or the words of a text edit) appears in the instruction. */
+static void
+test_prompt_names_object (void)
+{
+  CocodataGenerator *gen = make_gen (5, COCODATA_SPLIT_TRAIN, 0, 1u << COCODATA_LANG_EN);
+
+  for (guint i = 0; i < 40; i++)
+    {
+      CocodataSample s = { 0 };
+      g_autoptr (JsonNode) meta = NULL;
+      JsonArray *objs;
+      gboolean found = FALSE;
+
+      generate (gen, i, &s);
+      meta = json_from_string (s.metadata, NULL);
+      objs = json_object_get_array_member (json_node_get_object (meta), "objects");
+      for (guint k = 0; k < json_array_get_length (objs); k++)
+        {
+          JsonObject *o = json_array_get_object_element (objs, k);
+          const gchar *role = json_object_get_string_member (o, "role");
+          const gchar *name;
+
+          if (g_strcmp0 (role, "edited") != 0 && g_strcmp0 (role, "added") != 0)
+            continue;
+          name = json_object_has_member (o, "names")
+                 ? json_object_get_string_member (json_object_get_object_member (o, "names"), "en")
+                 : json_object_get_string_member (o, "text_source");
+          found |= strstr (s.prompt, name) != NULL;
+        }
+      if (!found)
+        g_error ("sample %u: \"%s\" names no edited object (%s)", i, s.prompt, s.metadata);
+      cocodata_sample_clear (&s);
+    }
+  cocodata_generator_free (gen);
+}
+
+static void
+test_languages_present (void)
+{
+  CocodataGenerator *gen = make_gen (1, COCODATA_SPLIT_TRAIN, 0, 0);
+  guint counts[COCODATA_N_LANGS] = { 0 }, types = 0;
+
+  for (guint i = 0; i < 60; i++)
+    {
+      CocodataSample s = { 0 };
+      CocodataLang l;
+
+      generate (gen, i, &s);
+      g_assert_true (cocodata_lang_parse (s.lang, &l));
+      counts[l]++;
+      types |= 1u << s.edit_type;
+      cocodata_sample_clear (&s);
+    }
+  for (guint l = 0; l < COCODATA_N_LANGS; l++)
+    g_assert_cmpuint (counts[l], >=, 5);
+  g_assert_cmpuint (types, ==, (1u << COCODATA_N_EDIT_TYPES) - 1);
+  cocodata_generator_free (gen);
+}
+
+static void
+collect_assets (const CocodataSample *s, GHashTable *names, GHashTable *backgrounds)
+{
+  g_autoptr (JsonNode) meta = json_from_string (s->metadata, NULL);
+  JsonObject *root = json_node_get_object (meta);
+  JsonArray *objs = json_object_get_array_member (root, "objects");
+
+  g_hash_table_add (backgrounds, g_strdup (json_object_get_string_member (
+                      json_object_get_object_member (root, "background"), "asset")));
+  for (guint k = 0; k < json_array_get_length (objs); k++)
+    {
+      JsonObject *o = json_array_get_object_element (objs, k);
+      if (json_object_has_member (o, "names"))
+        g_hash_table_add (names, g_strdup (json_object_get_string_member (
+                            json_object_get_object_member (o, "names"), "en")));
+      if (json_object_has_member (o, "replaced_by"))
+        g_hash_table_add (names, g_strdup (json_object_get_string_member (
+                            json_object_get_object_member (o, "replaced_by"), "name")));
+    }
+}
+
+/* CoCoBench: balanced (type, language) cells, fixed seed, and objects and
+ * backgrounds never seen in training. */
+static void
+test_bench_split (void)
+{
+  CocodataGenerator *bench = make_gen (0, COCODATA_SPLIT_BENCH, 0, 1u << COCODATA_LANG_EN);
+  CocodataGenerator *bench2 = make_gen (COCODATA_BENCH_SEED, COCODATA_SPLIT_BENCH, 0,
+                                        1u << COCODATA_LANG_EN);
+  CocodataGenerator *train = make_gen (1, COCODATA_SPLIT_TRAIN, 0, 1u << COCODATA_LANG_EN);
+  g_autoptr (GHashTable) bn = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) bb = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) tn = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) tb = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter it;
+  gpointer key;
+
+  for (guint i = 0; i < 2 * COCODATA_N_EDIT_TYPES; i++)
+    {
+      CocodataSample s = { 0 }, s2 = { 0 };
+      generate (bench, i, &s);
+      generate (bench2, i, &s2);
+      g_assert_true (samples_equal (&s, &s2));   /* seed 0 means the fixed seed */
+      g_assert_cmpint (s.edit_type, ==, i % COCODATA_N_EDIT_TYPES);
+      g_assert_true (g_str_has_prefix (s.id, "bench-"));
+      collect_assets (&s, bn, bb);
+      cocodata_sample_clear (&s);
+      cocodata_sample_clear (&s2);
+    }
+  for (guint i = 0; i < 150; i++)
+    {
+      CocodataSample s = { 0 };
+      generate (train, i, &s);
+      collect_assets (&s, tn, tb);
+      cocodata_sample_clear (&s);
+    }
+  g_assert_cmpuint (g_hash_table_size (bn), >=, 5);
+  g_hash_table_iter_init (&it, bn);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (g_hash_table_contains (tn, key))
+      g_error ("object \"%s\" is in both the bench and the train split", (gchar *) key);
+  g_hash_table_iter_init (&it, bb);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (g_hash_table_contains (tb, key))
+      g_error ("background \"%s\" is in both the bench and the train split", (gchar *) key);
+  cocodata_generator_free (bench);
+  cocodata_generator_free (bench2);
+  cocodata_generator_free (train);
+}
+
+static void
+test_bad_config (void)
+{
+  CocodataGenConfig cfg;
+  g_autoptr (GError) error = NULL;
+
+  cocodata_gen_config_init (&cfg);
+  cfg.size = 16;
+  g_assert_null (cocodata_generator_new (assets, &cfg, &error));
+  g_assert_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID);
+  g_clear_error (&error);
+  cocodata_gen_config_init (&cfg);
+  cfg.edit_types = 1u << 20;
+  g_assert_null (cocodata_generator_new (assets, &cfg, &error));
+  g_assert_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID);
+}
+
+static void
+test_other_size (void)
+{
+  CocodataGenConfig cfg;
+  CocodataSample s = { 0 };
+  CocodataGenerator *gen;
+
+  cocodata_gen_config_init (&cfg);
+  cfg.size = 128;
+  gen = cocodata_generator_new (assets, &cfg, NULL);
+  g_assert_nonnull (gen);
+  for (guint i = 0; i < 7; i++)
+    {
+      g_assert_true (cocodata_generate (gen, i, &s, NULL));
+      g_assert_cmpuint (s.width, ==, 128);
+      for (gsize p = 0; p < 128 * 128; p++)
+        g_assert_true (s.mask[p] || memcmp (s.source + 3 * p, s.target + 3 * p, 3) == 0);
+      cocodata_sample_clear (&s);
+    }
+  cocodata_generator_free (gen);
+}
+
+static gchar *
+ensure_assets (const gchar *gather)
+{
+  const gchar *env = g_getenv ("COCOEDIT_ASSETS");
+  g_autofree gchar *out = NULL, *err = NULL;
+  g_autoptr (GError) error = NULL;
+  gint status;
+  const gchar *argv[] = { gather, "--print-dir", NULL };
+
+  if (env && *env)
+    return g_strdup (env);
+  if (!g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                     &status, &error) || !g_spawn_check_wait_status (status, &error))
+    g_error ("%s failed: %s\n%s", gather, error->message, err ? err : "");
+  return g_strdup (g_strstrip (out));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree gchar *dir = NULL;
+  g_autoptr (GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  if (argc < 2)
+    g_error ("usage: %s PATH/TO/tools/gather-assets", argv[0]);
+  dir = ensure_assets (argv[1]);
+  assets = cocodata_assets_open (dir, &error);
+  g_assert_no_error (error);
+
+  g_test_add_func ("/generator/determinism", test_determinism);
+  g_test_add_func ("/generator/threads", test_threads);
+  g_test_add_func ("/generator/masks-exact", test_masks_exact);
+  g_test_add_func ("/generator/prompt-names-object", test_prompt_names_object);
+  g_test_add_func ("/generator/languages", test_languages_present);
+  g_test_add_func ("/generator/bench-split", test_bench_split);
+  g_test_add_func ("/generator/bad-config", test_bad_config);
+  g_test_add_func ("/generator/size-128", test_other_size);
+  ret = g_test_run ();
+  cocodata_assets_free (assets);
+  return ret;
+}
