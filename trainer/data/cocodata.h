@@ -202,7 +202,8 @@ gboolean cocodata_write_png (const gchar  *path,
 
 /* Writes <dir>/<stem>.png, <stem>_mask.png and, when present,
  * <stem>_target.png, and returns the manifest.jsonl record (one line, no
- * newline) whose paths are relative to rel_base (the dataset directory). */
+ * newline) whose paths are relative to dataset_dir; subdir and stem must be
+ * plain names (they are not checked). */
 gchar   *cocodata_sample_save (const CocodataSample *sample,
                                const gchar          *dataset_dir,
                                const gchar          *subdir,
