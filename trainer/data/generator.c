@@ -99,7 +99,6 @@ struct _CocodataGenerator
   GPtrArray        *words[COCODATA_N_LANGS];  /* borrowed strings */
   guint             types[COCODATA_N_EDIT_TYPES], n_types;
   guint             langs[COCODATA_N_LANGS], n_langs;
-  gboolean          full_render;   /* COCODATA_FULL_RENDER=1: no clipping */
 };
 
 void
@@ -140,7 +139,6 @@ cocodata_generator_new (CocodataAssets *assets, const CocodataGenConfig *config,
   gen = g_new0 (CocodataGenerator, 1);
   gen->assets = assets;
   gen->config = *config;
-  gen->full_render = g_strcmp0 (g_getenv ("COCODATA_FULL_RENDER"), "1") == 0;
   if (!gen->config.edit_types)
     gen->config.edit_types = all_types;
   if (!gen->config.langs)
@@ -576,19 +574,12 @@ compare_draw_order (gconstpointer a, gconstpointer b)
   return drawn_after (ia, ib) ? 1 : drawn_after (ib, ia) ? -1 : 0;
 }
 
-/* Draws scene s into dst, only inside clip when it is given. */
 static void
-render (CocodataGenerator *gen, const Scene *s, cairo_surface_t *bg, cairo_surface_t *dst,
-        const cairo_rectangle_int_t *clip)
+render (CocodataGenerator *gen, const Scene *s, cairo_surface_t *bg, cairo_surface_t *dst)
 {
   cairo_t *cr = cairo_create (dst);
   const Item *order[MAX_ITEMS];
 
-  if (clip)
-    {
-      cairo_rectangle (cr, clip->x, clip->y, clip->width, clip->height);
-      cairo_clip (cr);
-    }
   draw_background (gen, cr, s, bg);
   for (guint i = 0; i < s->n; i++)
     order[i] = &s->items[i];
@@ -602,47 +593,6 @@ render (CocodataGenerator *gen, const Scene *s, cairo_surface_t *bg, cairo_surfa
     }
   cairo_destroy (cr);
   cairo_surface_flush (dst);
-}
-
-/* The pixel rectangle holding everything that differs between scenes a and
- * b: items present in one only or changed, with room for their shadows and
- * outlines.  b is drawn inside it over a copy of a.  (cairo's clipped
- * compositing may round 1 level differently from an unclipped drawing;
- * the mask is taken from the pixels actually written, so it stays exact.) */
-static cairo_rectangle_int_t
-changed_region (const Scene *a, const Scene *b, guint size)
-{
-  double x0 = size, y0 = size, x1 = 0, y1 = 0;
-  const Scene *both[2] = { a, b };
-
-  for (int k = 0; k < 2; k++)
-    for (guint i = 0; i < both[k]->n; i++)
-      {
-        const Item *it = &both[k]->items[i];
-        gint j = -1;
-        double m;
-
-        for (guint q = 0; q < both[1 - k]->n; q++)
-          if (both[1 - k]->items[q].serial == it->serial)
-            j = q;
-        if (j >= 0 && memcmp (it, &both[1 - k]->items[j], sizeof *it) == 0)
-          continue;
-        m = 0.15 * MAX (it->w, it->h) + 4;
-        x0 = MIN (x0, it->x - m);
-        y0 = MIN (y0, it->y - m);
-        x1 = MAX (x1, it->x + it->w + m);
-        y1 = MAX (y1, it->y + it->h + m);
-      }
-  {
-    cairo_rectangle_int_t r;
-    r.x = (int) CLAMP (floor (x0), 0, size);
-    r.y = (int) CLAMP (floor (y0), 0, size);
-    r.width = (int) CLAMP (ceil (x1), 0, size) - r.x;
-    r.height = (int) CLAMP (ceil (y1), 0, size) - r.y;
-    if (r.width < 0 || r.height < 0)
-      r.width = r.height = 0;
-    return r;
-  }
 }
 
 /* ---- edits ---- */
@@ -1192,7 +1142,6 @@ cocodata_generate (CocodataGenerator *gen, guint64 index, CocodataSample *out, G
     {
       CocodataRng r = { cocodata_mix64 (pick.s ^ cocodata_mix64 (attempt + 0x5eed)) };
       cairo_surface_t *bg, *src_s, *tgt_s;
-      cairo_rectangle_int_t region;
       guint8 *mask;
       guint64 changed = 0, masked = 0;
       gboolean ok;
@@ -1220,22 +1169,18 @@ cocodata_generate (CocodataGenerator *gen, guint64 index, CocodataSample *out, G
 
       src_s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, S, S);
       tgt_s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, S, S);
-      render (gen, &e.src, bg, src_s, NULL);
-      region = changed_region (&e.src, &e.tgt, S);
-      if (gen->full_render)   /* for tests: the clipped drawing must match */
-        region = (cairo_rectangle_int_t) { 0, 0, S, S };
-      cairo_surface_flush (tgt_s);
-      memcpy (cairo_image_surface_get_data (tgt_s), cairo_image_surface_get_data (src_s),
-              (gsize) cairo_image_surface_get_stride (src_s) * S);
-      cairo_surface_mark_dirty (tgt_s);
-      render (gen, &e.tgt, bg, tgt_s, &region);
+      /* Both scenes are drawn whole: a clipped redraw of the target would
+       * save time, but cairo rounds clipped compositing differently and
+       * the differences would leak into the mask. */
+      render (gen, &e.src, bg, src_s);
+      render (gen, &e.tgt, bg, tgt_s);
 
       mask = g_malloc0 ((gsize) S * S);
       {
         const guint8 *a = cairo_image_surface_get_data (src_s), *b = cairo_image_surface_get_data (tgt_s);
         int stride = cairo_image_surface_get_stride (src_s);
-        for (guint y = region.y; y < (guint) (region.y + region.height); y++)
-          for (guint x = region.x; x < (guint) (region.x + region.width); x++)
+        for (guint y = 0; y < S; y++)
+          for (guint x = 0; x < S; x++)
             if ((((const guint32 *) (a + (gsize) y * stride))[x] ^
                  ((const guint32 *) (b + (gsize) y * stride))[x]) & 0xffffff)
               {
