@@ -210,7 +210,7 @@ def bad_input(d):
     subprocess.run([os.environ["COCOEDIT_CLI"], "init-model", "--config", CONFIG, "-o", sft], check=True)
     fails("reward server down", "rl", ["model.init=" + json.dumps(sft), "reward.edit=\"mllm\"",
                                        "reward.mllm_url=\"http://127.0.0.1:%d/v1\"" % free_port(),
-                                       "reward.mllm_timeout=2", "rl.prompts=1", "rl.group=2",
+                                       "reward.mllm_timeout=2", "reward.mllm_model=\"judge\"", "rl.prompts=1", "rl.group=2",
                                        "rl.rollout_steps=2", "rl.train_timesteps=1", "optim.steps=1"],
           "127.0.0.1")
 

@@ -46,6 +46,7 @@ Dist::Dist(const at::Device &device) : impl_(std::make_unique<Impl>()) {
   opts.isServer = rank_ == 0;
   opts.numWorkers = world_;
   opts.timeout = std::chrono::seconds(300);
+  opts.useLibUV = false;  // Debian's libtorch is built without libuv
   auto store = c10::make_intrusive<c10d::TCPStore>(addr && *addr ? addr : "127.0.0.1", opts);
   if (device.is_cuda()) {
 #ifdef COCOEDIT_HAVE_NCCL
