@@ -34,6 +34,10 @@ gboolean cocodata_image_probe       (const gchar   *path,
                                      guint         *width,
                                      guint         *height,
                                      GError       **error);
+/* cocodata_write_png, or with small: slow, best compression. */
+gboolean cocodata_write_png_full (const gchar *path, const guint8 *pixels, guint width,
+                                  guint height, guint channels, gboolean small,
+                                  GError **error);
 /* RGBA8 straight → cairo ARGB32 premultiplied. */
 cairo_surface_t *cocodata_image_to_surface (const CocodataImage *image);
 

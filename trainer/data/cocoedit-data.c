@@ -515,7 +515,7 @@ cmd_grid (int argc, char **argv)
           guint8 *o = rgb + ((gsize) y * width + x) * 3;
           o[0] = p >> 16; o[1] = p >> 8; o[2] = p;
         }
-    if (!cocodata_write_png (out, rgb, width, height, 3, &error))
+    if (!cocodata_write_png_full (out, rgb, width, height, 3, TRUE, &error))
       fail ("%s", error->message);
     g_free (rgb);
   }

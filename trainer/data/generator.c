@@ -1142,6 +1142,7 @@ cocodata_generate (CocodataGenerator *gen, guint64 index, CocodataSample *out, G
     {
       CocodataRng r = { cocodata_mix64 (pick.s ^ cocodata_mix64 (attempt + 0x5eed)) };
       cairo_surface_t *bg, *src_s, *tgt_s;
+      double max_occluded;
       guint8 *mask;
       guint64 changed = 0, masked = 0;
       gboolean ok;
@@ -1158,8 +1159,10 @@ cocodata_generate (CocodataGenerator *gen, guint64 index, CocodataSample *out, G
           g_debug ("sample %" G_GINT64_MODIFIER "u attempt %u: no valid edit", index, attempt);
           continue;
         }
-      if ((e.edited_src >= 0 && occluded_fraction (&e.src, e.edited_src) > MAX_OCCLUDED) ||
-          (e.edited_tgt >= 0 && occluded_fraction (&e.tgt, e.edited_tgt) > MAX_OCCLUDED))
+      /* a written word must be readable whole; objects may hide behind others a bit */
+      max_occluded = type == COCODATA_EDIT_TEXT ? 0.0 : MAX_OCCLUDED;
+      if ((e.edited_src >= 0 && occluded_fraction (&e.src, e.edited_src) > max_occluded) ||
+          (e.edited_tgt >= 0 && occluded_fraction (&e.tgt, e.edited_tgt) > max_occluded))
         {
           g_debug ("sample %" G_GINT64_MODIFIER "u attempt %u: edited item occluded", index, attempt);
           continue;

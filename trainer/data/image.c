@@ -335,7 +335,7 @@ cocodata_image_to_surface (const CocodataImage *image)
  * zlib level 1 and the SUB filter, about 4× faster than the defaults. */
 static gboolean
 png_write_file (FILE *fp, const guint8 *pixels, guint width, guint height, guint channels,
-                gchar **message)
+                gboolean small, gchar **message)
 {
   png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png ? png_create_info_struct (png) : NULL;
@@ -357,9 +357,15 @@ png_write_file (FILE *fp, const guint8 *pixels, guint width, guint height, guint
                 channels == 4 ? PNG_COLOR_TYPE_RGBA : channels == 3 ? PNG_COLOR_TYPE_RGB
                                                                     : PNG_COLOR_TYPE_GRAY,
                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_set_compression_level (png, 1);
-  png_set_compression_strategy (png, Z_RLE);
-  png_set_filter (png, PNG_FILTER_TYPE_BASE, channels == 1 ? PNG_FILTER_NONE : PNG_FILTER_SUB);
+  if (small)   /* pictures for people: zlib's best, adaptive filters */
+    png_set_compression_level (png, 9);
+  else
+    {
+      png_set_compression_level (png, 1);
+      png_set_compression_strategy (png, Z_RLE);
+      png_set_filter (png, PNG_FILTER_TYPE_BASE,
+                      channels == 1 ? PNG_FILTER_NONE : PNG_FILTER_SUB);
+    }
   png_write_info (png, info);
   for (guint y = 0; y < height; y++)
     png_write_row (png, pixels + (gsize) y * width * channels);
@@ -371,6 +377,13 @@ png_write_file (FILE *fp, const guint8 *pixels, guint width, guint height, guint
 gboolean
 cocodata_write_png (const gchar *path, const guint8 *pixels, guint width, guint height,
                     guint channels, GError **error)
+{
+  return cocodata_write_png_full (path, pixels, width, height, channels, FALSE, error);
+}
+
+gboolean
+cocodata_write_png_full (const gchar *path, const guint8 *pixels, guint width, guint height,
+                         guint channels, gboolean small, GError **error)
 {
   g_autofree gchar *tmp = g_strdup_printf ("%s.tmp-%p", path, (void *) g_thread_self ());
   g_autofree gchar *message = NULL;
@@ -386,7 +399,7 @@ cocodata_write_png (const gchar *path, const guint8 *pixels, guint width, guint 
                    "%s: cannot create: %s", tmp, g_strerror (e));
       return FALSE;
     }
-  ok = png_write_file (fp, pixels, width, height, channels, &message);
+  ok = png_write_file (fp, pixels, width, height, channels, small, &message);
   if (fclose (fp) != 0 && ok)
     {
       ok = FALSE;
