@@ -8,12 +8,21 @@
  * names an asset directory.
  */
 #include <string.h>
+#include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "cocodata.h"
 
 static CocodataAssets *assets;
+static gchar *assets_dir;
+
+static const gchar *
+real_assets_dir (void)
+{
+  return assets_dir;
+}
 
 static CocodataGenerator *
 make_gen (guint64 seed, CocodataSplit split, guint types, guint langs)
@@ -412,6 +421,136 @@ test_other_size (void)
   cocodata_generator_free (gen);
 }
 
+/* A small asset set made here: 12 drawn objects (one of them a corrupt
+ * file), one background, the cache's fonts (linked) and a few words. */
+static gchar *
+make_tiny_assets (const gchar *real_dir, const gchar *broken)
+{
+  g_autoptr (GError) error = NULL;
+  gchar *dir = g_dir_make_tmp ("cocodata-assets-XXXXXX", &error);
+  g_autofree gchar *objects = g_build_filename (dir, "objects", NULL);
+  g_autofree gchar *fonts = g_build_filename (dir, "fonts", NULL);
+  g_autofree gchar *bgpath = g_build_filename (dir, "bg.png", NULL);
+  g_autofree gchar *font_src = g_build_filename (real_dir, "fonts", "wqy-microhei.ttc", NULL);
+  g_autofree gchar *font_dst = g_build_filename (fonts, "wqy-microhei.ttc", NULL);
+  g_autofree guint8 *bg = g_malloc (64 * 48 * 3);
+  GString *cat = g_string_new ("{\"objects\": [");
+
+  g_assert_no_error (error);
+  g_mkdir (objects, 0755);
+  g_mkdir (fonts, 0755);
+  g_assert_cmpint (symlink (font_src, font_dst), ==, 0);
+  for (gsize i = 0; i < 64 * 48 * 3; i++)
+    bg[i] = (guint8) (i * 13 / 7);
+  g_assert_true (cocodata_write_png (bgpath, bg, 64, 48, 3, NULL));
+  for (guint k = 0; k < 12; k++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("obj%02u", k);
+      g_autofree gchar *path = g_strdup_printf ("%s/%s.png", objects, name);
+      guint8 px[40 * 30 * 4];
+
+      if (g_strcmp0 (name, broken) == 0)
+        g_assert_true (g_file_set_contents (path, "\x89PNG\r\n\x1a\ngarbage", -1, NULL));
+      else
+        {
+          for (guint p = 0; p < 40 * 30; p++)
+            {
+              guint x = p % 40, y = p / 40;
+              px[p * 4] = 40 * k;
+              px[p * 4 + 1] = 255 - 20 * k;
+              px[p * 4 + 2] = (x * 6) & 255;
+              px[p * 4 + 3] = (x > 2 && x < 37 && y > 2 && y < 27) ? 255 : 0;
+            }
+          g_assert_true (cocodata_write_png (path, px, 40, 30, 4, NULL));
+        }
+      g_string_append_printf (cat, "%s{\"id\": \"%s\", \"file\": \"objects/%s.png\", "
+                              "\"width\": 40, \"height\": 30, \"names\": {\"en\": \"thing %u\", "
+                              "\"zh\": \"东西%u\", \"ja\": \"もの%u\"}}",
+                              k ? ", " : "", name, name, k, k, k);
+    }
+  g_string_append (cat, "], \"backgrounds\": [{\"id\": \"bg\", \"file\": \"bg.png\", "
+                        "\"kind\": \"photo\"}], \"fonts\": [{\"id\": \"wqy\", "
+                        "\"file\": \"fonts/wqy-microhei.ttc\", \"scripts\": [\"latin\", \"zh\", \"ja\"]}], "
+                        "\"words\": {\"en\": [\"open\", \"closed\", \"sale\", \"exit\"], "
+                        "\"zh\": [\"出口\", \"入口\", \"营业\"], \"ja\": [\"出口\", \"入口\", \"営業中\"]}}");
+  {
+    g_autofree gchar *catalogue = g_build_filename (dir, "catalogue.json", NULL);
+    g_assert_true (g_file_set_contents (catalogue, cat->str, -1, NULL));
+  }
+  g_string_free (cat, TRUE);
+  return dir;
+}
+
+static void
+remove_tiny_assets (const gchar *dir)
+{
+  const gchar *files[] = { "catalogue.json", "bg.png", "fonts/wqy-microhei.ttc" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree gchar *p = g_build_filename (dir, files[i], NULL);
+      g_unlink (p);
+    }
+  for (guint k = 0; k < 12; k++)
+    {
+      g_autofree gchar *p = g_strdup_printf ("%s/objects/obj%02u.png", dir, k);
+      g_unlink (p);
+    }
+  {
+    g_autofree gchar *o = g_build_filename (dir, "objects", NULL);
+    g_autofree gchar *f = g_build_filename (dir, "fonts", NULL);
+    g_rmdir (o);
+    g_rmdir (f);
+    g_rmdir (dir);
+  }
+}
+
+/* A corrupt object file: the samples that draw it fail with an error naming
+ * the file; the others are generated; nothing crashes.  Also shows that the
+ * generator works from any catalogue, e.g. an unpacked bundle. */
+static void
+test_corrupt_asset (void)
+{
+  g_autofree gchar *dir = make_tiny_assets (real_assets_dir (), "obj03");
+  g_autoptr (GError) error = NULL;
+  CocodataAssets *tiny = cocodata_assets_open (dir, &error);
+  CocodataGenConfig cfg;
+  CocodataGenerator *gen;
+  guint ok = 0, failed = 0;
+
+  g_assert_no_error (error);
+  cocodata_gen_config_init (&cfg);
+  cfg.size = 96;
+  gen = cocodata_generator_new (tiny, &cfg, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 60; i++)
+    {
+      CocodataSample s = { 0 };
+      g_autoptr (GError) e = NULL;
+
+      if (cocodata_generate (gen, i, &s, &e))
+        {
+          ok++;
+          g_assert_null (strstr (s.metadata, "\"obj03\""));
+          for (gsize p = 0; p < 96 * 96; p++)
+            g_assert_true (s.mask[p] || memcmp (s.source + 3 * p, s.target + 3 * p, 3) == 0);
+        }
+      else
+        {
+          g_assert_nonnull (e);
+          if (!strstr (e->message, "objects/obj03.png"))
+            g_error ("unclear error: %s", e->message);
+          failed++;
+        }
+      cocodata_sample_clear (&s);
+    }
+  g_assert_cmpuint (ok, >, 10);
+  g_assert_cmpuint (failed, >, 0);
+  cocodata_generator_free (gen);
+  cocodata_assets_free (tiny);
+  remove_tiny_assets (dir);
+}
+
 static gchar *
 ensure_assets (const gchar *gather)
 {
@@ -440,6 +579,7 @@ main (int argc, char **argv)
   if (argc < 2)
     g_error ("usage: %s PATH/TO/tools/gather-assets", argv[0]);
   dir = ensure_assets (argv[1]);
+  assets_dir = dir;
   assets = cocodata_assets_open (dir, &error);
   g_assert_no_error (error);
 
@@ -451,6 +591,7 @@ main (int argc, char **argv)
   g_test_add_func ("/generator/bench-split", test_bench_split);
   g_test_add_func ("/generator/bad-config", test_bad_config);
   g_test_add_func ("/generator/size-128", test_other_size);
+  g_test_add_func ("/generator/corrupt-asset", test_corrupt_asset);
   ret = g_test_run ();
   cocodata_assets_free (assets);
   return ret;
