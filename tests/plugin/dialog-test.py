@@ -118,7 +118,7 @@ def run_language(args, display, screen, lang, out_dir):
         # GIMP runs in the background while the dialog is driven.
         holder = {}
         gimp = subprocess.Popen(
-            harness.gimp_command("dialog"),
+            harness.gimp_command("dialog", gui=True),
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, errors="replace")
         reader = threading.Thread(
