@@ -574,13 +574,13 @@ compare_draw_order (gconstpointer a, gconstpointer b)
   return drawn_after (ia, ib) ? 1 : drawn_after (ib, ia) ? -1 : 0;
 }
 
+/* Draws the items of s, back to front, over what dst holds. */
 static void
-render (CocodataGenerator *gen, const Scene *s, cairo_surface_t *bg, cairo_surface_t *dst)
+render_items (CocodataGenerator *gen, const Scene *s, cairo_surface_t *dst)
 {
   cairo_t *cr = cairo_create (dst);
   const Item *order[MAX_ITEMS];
 
-  draw_background (gen, cr, s, bg);
   for (guint i = 0; i < s->n; i++)
     order[i] = &s->items[i];
   qsort (order, s->n, sizeof order[0], compare_draw_order);
@@ -1170,13 +1170,24 @@ cocodata_generate (CocodataGenerator *gen, guint64 index, CocodataSample *out, G
       if (!load_scene_assets (gen, &e, &bg, error))
         return FALSE;
 
+      /* Both scenes are drawn whole, over one drawing of the background
+       * they share.  (Redrawing only the changed part of the target under a
+       * clip would be cheaper, but cairo rounds clipped compositing
+       * differently and the differences would leak into the mask.) */
       src_s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, S, S);
       tgt_s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, S, S);
-      /* Both scenes are drawn whole: a clipped redraw of the target would
-       * save time, but cairo rounds clipped compositing differently and
-       * the differences would leak into the mask. */
-      render (gen, &e.src, bg, src_s);
-      render (gen, &e.tgt, bg, tgt_s);
+      {
+        cairo_t *cr = cairo_create (src_s);
+        draw_background (gen, cr, &e.src, bg);
+        cairo_destroy (cr);
+        cairo_surface_flush (src_s);
+        cairo_surface_flush (tgt_s);
+        memcpy (cairo_image_surface_get_data (tgt_s), cairo_image_surface_get_data (src_s),
+                (gsize) cairo_image_surface_get_stride (src_s) * S);
+        cairo_surface_mark_dirty (tgt_s);
+      }
+      render_items (gen, &e.src, src_s);
+      render_items (gen, &e.tgt, tgt_s);
 
       mask = g_malloc0 ((gsize) S * S);
       {
