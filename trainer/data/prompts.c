@@ -149,7 +149,7 @@ static const Templates smaller_t = {
     "{obj}のサイズを小さくして。" },
 };
 static const Templates move_t = {
-  { "Move {obj} {to}.", "Shift {obj} {to}.", "Put {obj} {to} instead.",
+  { "Move {obj} {to}.", "Shift {obj} {to}.", "Reposition {obj} {to}.",
     "Drag {obj} {to}." },
   { "把{obj}移到{place}。", "将{obj}挪到{place}。", "把{obj}移动到画面{place}。",
     "让{obj}移到{place}去。" },
