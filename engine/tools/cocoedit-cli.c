@@ -73,13 +73,19 @@ report_progress (int   step,
   return ! interrupted;
 }
 
-/* The default model: $COCOEDIT_MODEL, else the one installed with the package. */
+/* The default model: $COCOEDIT_MODEL, else the one installed with the
+ * package, else (running from a build tree) the one in the source tree. */
 static const gchar *
 default_model (void)
 {
   const gchar *env = g_getenv ("COCOEDIT_MODEL");
+  g_autofree gchar *installed = g_build_filename (COCOEDIT_DEFAULT_MODEL_DIR, "config.json", NULL);
 
-  return env && *env ? env : COCOEDIT_DEFAULT_MODEL_DIR;
+  if (env && *env)
+    return env;
+  if (g_file_test (installed, G_FILE_TEST_EXISTS))
+    return COCOEDIT_DEFAULT_MODEL_DIR;
+  return COCOEDIT_SOURCE_MODEL_DIR;
 }
 
 static int
