@@ -229,6 +229,13 @@ cocoedit_dialog_set_model_text (CocoeditDialog *dialog,
 
   gtk_label_set_text (GTK_LABEL (dialog->model_label), text);
   gtk_widget_set_tooltip_text (dialog->model_label, text);
+
+  /* Show the folder in use, the default one too ("file-set" is only
+   * emitted for the user's choices, so the config stays as it is).
+   */
+  if (text && *text)
+    gtk_file_chooser_set_filename (GTK_FILE_CHOOSER (dialog->model_chooser),
+                                   text);
 }
 
 void
