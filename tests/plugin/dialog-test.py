@@ -183,6 +183,24 @@ def run_language(args, display, screen, lang, out_dir):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def copy_if_changed(source, dest):
+    """Copies a picture unless @dest already shows the same pixels (PNG
+    files of equal pixels differ in their time stamps)."""
+    if not os.path.isfile(source):
+        return
+    if os.path.isfile(dest):
+        import gi
+        gi.require_version("GdkPixbuf", "2.0")
+        from gi.repository import GdkPixbuf
+        a = GdkPixbuf.Pixbuf.new_from_file(source)
+        b = GdkPixbuf.Pixbuf.new_from_file(dest)
+        if ((a.get_width(), a.get_height(), a.get_n_channels()) ==
+                (b.get_width(), b.get_height(), b.get_n_channels()) and
+                a.read_pixel_bytes().get_data() == b.read_pixel_bytes().get_data()):
+            return
+    shutil.copy2(source, dest)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--plugin", required=True)
@@ -210,13 +228,12 @@ def main():
         xvfb.terminate()
         xvfb.wait()
 
-    english = os.path.join(args.out, "plugin-dialog-en.png")
-    if args.docs and os.path.isfile(english) and not failures:
+    if args.docs and not failures:
         os.makedirs(args.docs, exist_ok=True)
-        shutil.copy2(english, os.path.join(args.docs, "plugin-dialog.png"))
-        before_after = os.path.join(args.out, "before-after.png")
-        if os.path.isfile(before_after):
-            shutil.copy2(before_after, os.path.join(args.docs, "plugin-before-after.png"))
+        for name, doc in (("plugin-dialog-en.png", "plugin-dialog.png"),
+                          ("before-after.png", "plugin-before-after.png")):
+            copy_if_changed(os.path.join(args.out, name),
+                            os.path.join(args.docs, doc))
 
     print("screenshots in %s" % args.out)
     for failure in failures:
