@@ -229,10 +229,7 @@ void run_rl(const TrainConfig &c, bool resume) {
     auto r_edit = edit_reward(c, b, result, judge.get());
     auto R = (c.reward_w_edit * r_edit + c.reward_w_pixel * r_pix).to(at::kFloat).view({P, G});
     if (!at::isfinite(R).all().item<bool>()) {
-      state.step++;
-      if (++state.nonfinite_in_row >= c.log_max_nonfinite)
-        fail(COCOEDIT_ERR_INTERNAL, "stopping: non-finite rewards " + std::to_string(state.nonfinite_in_row) + " steps in a row");
-      say(dist.rank(), "step " + std::to_string(step + 1) + ": non-finite reward, step skipped");
+      skip_nonfinite_step(state, c, dist.rank(), "reward");
       continue;
     }
 
@@ -332,10 +329,7 @@ void run_rl(const TrainConfig &c, bool resume) {
     const double loss_total = l_pol + l_reg + l_kl;
     if (!std::isfinite(loss_total) || !gradients_finite(params)) {
       opt.zero_grad();
-      state.step++;
-      if (++state.nonfinite_in_row >= c.log_max_nonfinite)
-        fail(COCOEDIT_ERR_INTERNAL, "stopping: non-finite loss " + std::to_string(state.nonfinite_in_row) + " steps in a row");
-      say(dist.rank(), "step " + std::to_string(step + 1) + ": non-finite loss, step skipped");
+      skip_nonfinite_step(state, c, dist.rank(), "loss or gradient");
       continue;
     }
     state.nonfinite_in_row = 0;
@@ -375,10 +369,7 @@ void run_rl(const TrainConfig &c, bool resume) {
       }
       rep.grid("rollouts-" + std::to_string(state.step), rows, {"source", "rollout 1", "rollout 2", "mask"}, labels);
     }
-    if (state.step % c.log_checkpoint_every == 0 || state.step == c.optim_steps) {
-      if (dist.main()) save_checkpoint(c.run_out_dir, c, state, parts);
-      dist.barrier();
-    }
+    checkpoint_if_due(c, state, parts, dist);
   }
   rep.finish();
   say(dist.rank(), "weights fingerprint " + weights_fingerprint(params));

@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "checkpoint.h"
+#include "common.h"
+#include "dist.h"
 #include "error.h"
 #include "safetensors.h"
 
@@ -137,6 +139,19 @@ RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts) {
   for (const auto &[stem, lora] : parts.loras) lora->load(join(dir, stem + ".safetensors"));
   if (parts.optimizer) torch::load(*parts.optimizer, join(dir, "optimizer.pt"));
   return s;
+}
+
+void checkpoint_if_due(const TrainConfig &c, const RunState &state, const CheckpointParts &parts, Dist &dist) {
+  if (state.step % c.log_checkpoint_every != 0 && state.step != c.optim_steps) return;
+  if (dist.main()) save_checkpoint(c.run_out_dir, c, state, parts);
+  dist.barrier();
+}
+
+void skip_nonfinite_step(RunState &state, const TrainConfig &c, int rank, const std::string &what) {
+  state.step++;
+  if (++state.nonfinite_in_row >= c.log_max_nonfinite)
+    fail(COCOEDIT_ERR_INTERNAL, "stopping: " + std::to_string(state.nonfinite_in_row) + " steps in a row had a non-finite " + what);
+  say(rank, "step " + std::to_string(state.step) + ": non-finite " + what + ", step skipped");
 }
 
 }  // namespace cocoedit::train

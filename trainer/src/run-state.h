@@ -49,4 +49,14 @@ std::string find_checkpoint(const std::string &out_dir);
 // Reads the state and loads every part's weights from `dir`.
 RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts);
 
+class Dist;
+
+// Saves on rank 0 every log.checkpoint_every steps and at the last step,
+// then waits for every rank.
+void checkpoint_if_due(const TrainConfig &config, const RunState &state, const CheckpointParts &parts, Dist &dist);
+
+// A step whose `what` (loss, gradient, reward) was not finite: it is skipped
+// (counted as done, no update) and logged; log.max_nonfinite in a row throw.
+void skip_nonfinite_step(RunState &state, const TrainConfig &config, int rank, const std::string &what);
+
 }  // namespace cocoedit::train

@@ -120,13 +120,8 @@ void run_sft(const TrainConfig &c, bool resume) {
     dist.average_gradients(params);
     const double loss_v = loss.item<double>();
     if (!std::isfinite(loss_v) || !gradients_finite(params)) {
-      // Skip the step: no update, logged; too many in a row stops the run.
       opt.zero_grad();
-      state.step++;
-      if (++state.nonfinite_in_row >= c.log_max_nonfinite)
-        fail(COCOEDIT_ERR_INTERNAL, "stopping: " + std::to_string(state.nonfinite_in_row) +
-                                        " steps in a row had a non-finite loss or gradient");
-      say(dist.rank(), "step " + std::to_string(step + 1) + ": non-finite loss, step skipped");
+      skip_nonfinite_step(state, c, dist.rank(), "loss or gradient");
       continue;
     }
     state.nonfinite_in_row = 0;
@@ -140,10 +135,7 @@ void run_sft(const TrainConfig &c, bool resume) {
     rep.log(state.step, {{"loss", loss_v}, {"grad_norm", grad_norm}, {"lr", lr}});
     if (dist.main() && (state.step % c.log_samples_every == 0 || state.step == c.optim_steps))
       preview(rep, *ema, *preview_batch, c, state.step, device);
-    if (state.step % c.log_checkpoint_every == 0 || state.step == c.optim_steps) {
-      if (dist.main()) save_checkpoint(c.run_out_dir, c, state, parts);
-      dist.barrier();
-    }
+    checkpoint_if_due(c, state, parts, dist);
   }
   rep.finish();
   say(dist.rank(), "weights fingerprint " + weights_fingerprint(params));
