@@ -15,6 +15,7 @@
 #include "error.h"
 #include "lora.h"
 #include "region.h"
+#include "threads.h"
 
 #ifdef COCOEDIT_HAVE_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -101,8 +102,7 @@ cocoedit_model *make_model(const cocoedit_open_params &p, const std::function<Ed
   if (p.n_threads < 0) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
   auto m = std::make_unique<cocoedit_model>();
   m->device = pick_device(p.device);
-  m->n_threads = p.n_threads > 0 ? p.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(m->n_threads);
+  m->n_threads = configure_threads(p.n_threads);
   m->net = build(m->device);
   if (p.lora_path && *p.lora_path) {
     if (!std::isfinite(p.lora_scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "lora_scale is not a finite number");

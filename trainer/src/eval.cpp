@@ -19,6 +19,7 @@
 
 #include "checkpoint.h"
 #include "common.h"
+#include "threads.h"
 #include "error.h"
 #include "reporter.h"
 #include "rewards.h"
@@ -200,7 +201,7 @@ void run_eval(const TrainConfig &c, const EvalOptions &o) {
   if (o.out_dir.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "eval needs --out DIR");
   if (o.count < 1) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "--count must be at least 1");
   const at::Device device = pick_device(c.run_device);
-  if (c.run_threads > 0) at::set_num_threads(static_cast<int>(c.run_threads));
+  configure_threads(static_cast<int>(c.run_threads));
   if (g_mkdir_with_parents(o.out_dir.c_str(), 0755) != 0) fail(COCOEDIT_ERR_IO, o.out_dir + ": cannot create");
 
   SampleSource data(c, 0, 1);

@@ -21,6 +21,7 @@
 
 #include "checkpoint.h"
 #include "common.h"
+#include "threads.h"
 #include "dist.h"
 #include "error.h"
 #include "losses.h"
@@ -158,7 +159,7 @@ at::Tensor edit_reward(const TrainConfig &c, const Batch &b, const at::Tensor &r
 
 void run_rl(const TrainConfig &c, bool resume) {
   const at::Device device = pick_device(c.run_device);
-  if (c.run_threads > 0) at::set_num_threads(static_cast<int>(c.run_threads));
+  configure_threads(static_cast<int>(c.run_threads));
   if (c.model_init.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "rl needs model.init: the SFT checkpoint to start from");
   Dist dist(device);
 

@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "common.h"
+#include "threads.h"
 #include "dist.h"
 #include "error.h"
 #include "losses.h"
@@ -56,7 +57,7 @@ void preview(Reporter &rep, EditModelImpl &model, const Batch &b, const TrainCon
 
 void run_sft(const TrainConfig &c, bool resume) {
   const at::Device device = pick_device(c.run_device);
-  if (c.run_threads > 0) at::set_num_threads(static_cast<int>(c.run_threads));
+  configure_threads(static_cast<int>(c.run_threads));
   Dist dist(device);
   EditModel model = initial_model(c, device);
   EditModel ema = frozen_copy(*model, device);
