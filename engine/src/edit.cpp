@@ -18,12 +18,7 @@ void edit_image(EditModelImpl &model, const at::Device &device, const cocoedit_i
   at::Tensor src = (resize(read_rgb(source, crop), wh, ww) * 2.0 - 1.0).to(device);
   at::Tensor m = resize(read_mask(mask, crop), wh, ww).clamp(0.0, 1.0).to(device);
 
-  Conditioning cond;
-  cond.source = src;
-  if (c.mask_channel) cond.mask = m;
-  cond.text = model.encode_text(tokenize({req.prompt}, c.text_max_bytes));
-  if (req.guidance.text != 1.0 || req.guidance.image != 1.0)
-    cond.empty_text = model.encode_text(tokenize({""}, c.text_max_bytes));
+  Conditioning cond = condition_on(model, src, m, {req.prompt}, req.guidance);
 
   const int64_t n_tokens = static_cast<int64_t>(wh / c.patch_size) * (ww / c.patch_size);
   const auto sigmas = sigma_schedule(req.steps, resolution_shift(c, n_tokens), req.strength);

@@ -28,6 +28,17 @@ std::vector<double> sigma_schedule(int steps, double shift, double strength, dou
   return sigmas;
 }
 
+Conditioning condition_on(EditModelImpl &model, const at::Tensor &source, const at::Tensor &mask,
+                          const std::vector<std::string> &prompts, const Guidance &g) {
+  const ModelConfig &c = model.config;
+  Conditioning cond;
+  cond.source = source;
+  if (c.mask_channel) cond.mask = mask;
+  cond.text = model.encode_text(tokenize(prompts, c.text_max_bytes));
+  if (g.text != 1.0 || g.image != 1.0) cond.empty_text = model.encode_text(tokenize({""}, c.text_max_bytes));
+  return cond;
+}
+
 at::Tensor guided_velocity(EditModelImpl &model, const at::Tensor &x, double t, const Conditioning &cond,
                            const Guidance &g) {
   const int64_t B = x.size(0);

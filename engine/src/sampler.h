@@ -45,6 +45,13 @@ struct Conditioning {
   std::optional<TextContext> empty_text;  // "" — needed when guidance.text != 1
 };
 
+// The conditioning of a batch: `source` (B, 3, H, W) in [−1, 1], `mask`
+// (B, 1, H, W) (given to the model only when its config has a mask channel)
+// and one instruction per sample; the empty instruction is encoded too when
+// `g` needs it (batch 1: the model broadcasts it).
+Conditioning condition_on(EditModelImpl &model, const at::Tensor &source, const at::Tensor &mask,
+                          const std::vector<std::string> &prompts, const Guidance &g);
+
 // Velocity with classifier-free guidance: with image guidance (as in
 // InstructPix2Pix), v = v∅∅ + g_img·(v_img − v∅∅) + g_txt·(v_full − v_img);
 // with text guidance only, v = v_img + g_txt·(v_full − v_img).

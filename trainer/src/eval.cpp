@@ -91,11 +91,7 @@ std::vector<CaseScore> score_model(EditModelImpl &model, const std::vector<Sampl
     Batch b = stack({s}, device);
     const int64_t S = b.source.size(2);
     if (S % mc.patch_size) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's patch size");
-    Conditioning cond;
-    cond.source = b.source * 2 - 1;
-    if (mc.mask_channel) cond.mask = b.mask;
-    cond.text = model.encode_text(tokenize({s.prompt}, mc.text_max_bytes));
-    if (g.text != 1.0) cond.empty_text = model.encode_text(tokenize({""}, mc.text_max_bytes));
+    Conditioning cond = condition_on(model, b.source * 2 - 1, b.mask, {s.prompt}, g);
     auto sigmas = sigma_schedule(steps, resolution_shift(mc, (S / mc.patch_size) * (S / mc.patch_size)));
     auto x = seeded_noise(derive_seed(c.run_seed, i, 0, 77), {1, 3, S, S}, device);
     auto result = (sample(model, x, sigmas, cond, g).clamp(-1, 1) + 1) / 2;

@@ -59,14 +59,9 @@ struct Rollouts {
   std::vector<at::Tensor> logps;  // K of (N,)
 };
 
-// One conditioning for samples [i, i + n) of a batch repeated G times.
-Conditioning condition(EditModelImpl &m, const Batch &b, int64_t i, int64_t n, const TextContext &text) {
-  Conditioning cond;
-  cond.source = b.source.narrow(0, i, n) * 2 - 1;
-  if (m.config.mask_channel) cond.mask = b.mask.narrow(0, i, n);
-  cond.text = TextContext{text.tokens.narrow(0, i, n), text.pooled.narrow(0, i, n), text.valid.narrow(0, i, n),
-                          text.any_padding};
-  return cond;
+// The instructions of samples [i, i + n) of a batch.
+std::vector<std::string> prompts_of(const Batch &b, int64_t i, int64_t n) {
+  return std::vector<std::string>(b.prompts.begin() + i, b.prompts.begin() + i + n);
 }
 
 std::optional<at::Tensor> model_mask(EditModelImpl &m, const at::Tensor &mask) {
@@ -80,7 +75,6 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
   old.refresh();
   EditModelImpl &m = *old.model;
   const int64_t N = b.source.size(0), S = b.source.size(2), mb = c.rl_micro_batch;
-  auto text = m.encode_text(tokenize(b.prompts, m.config.text_max_bytes));
   auto noise = step_normal(c, step, rank, kRollout, {N, 3, S, S}, device);
   Rollouts r;
   const bool sde = c.rl_loss == "grpo";
@@ -89,13 +83,9 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
   std::vector<std::vector<at::Tensor>> xs(K + 1), lps(K);
   for (int64_t i = 0; i < N; i += mb) {
     const int64_t n = std::min(mb, N - i);
-    Conditioning cond = condition(m, b, i, n, text);
     Guidance g;
     g.text = c.rl_rollout_guidance;
-    if (g.text != 1.0) {
-      auto empty = m.encode_text(tokenize(std::vector<std::string>(n, ""), m.config.text_max_bytes));
-      cond.empty_text = empty;
-    }
+    Conditioning cond = condition_on(m, b.source.narrow(0, i, n) * 2 - 1, b.mask.narrow(0, i, n), prompts_of(b, i, n), g);
     at::Tensor x = noise.narrow(0, i, n);
     if (!sde) {
       x0s.push_back(sample(m, x, sigmas, cond, g));
@@ -261,6 +251,18 @@ void run_rl(const TrainConfig &c, bool resume) {
       RegionWeights W;
       if (c.rl_regularizer) W = region_weights(mask_to_grid(b.mask, p), c.rl_erode_radius, c.rl_ring_weight);
       auto src = b.source * 2 - 1;
+      // The frozen models' encodings of each micro-batch's instructions do
+      // not change during the step: encode them once, not per timestep.
+      std::vector<TextContext> old_text, ref_text;
+      {
+        torch::NoGradGuard ng;
+        old.refresh();
+        for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
+          const auto prompts = prompts_of(b, i, std::min<int64_t>(c.rl_micro_batch, N - i));
+          old_text.push_back(old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
+          ref_text.push_back(ref->encode_text(tokenize(prompts, mc.text_max_bytes)));
+        }
+      }
       for (int ti = 0; ti < T; ti++) {
         const int k = static_cast<int>(order[ti].item<int64_t>());
         for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
@@ -279,16 +281,15 @@ void run_rl(const TrainConfig &c, bool resume) {
           } else {
             x_t = roll.xs[k].narrow(0, i, n);
           }
-          const std::vector<std::string> prompts(b.prompts.begin() + i, b.prompts.begin() + i + n);
+          const size_t mb = static_cast<size_t>(i / c.rl_micro_batch);
           at::Tensor v_old, v_ref;
           {
             torch::NoGradGuard ng;
-            old.refresh();
-            v_old = old.model->forward(x_t, src_mb, mask, t, old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
-            v_ref = ref->forward(x_t, src_mb, mask, t, ref->encode_text(tokenize(prompts, mc.text_max_bytes)));
+            v_old = old.model->forward(x_t, src_mb, mask, t, old_text[mb]);
+            v_ref = ref->forward(x_t, src_mb, mask, t, ref_text[mb]);
           }
           policy.refresh();
-          auto v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts, mc.text_max_bytes)));
+          auto v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)));
           at::Tensor loss;
           if (c.rl_loss == "nft") {
             auto terms = nft_terms(v, v_old, x_t, x0, t, c.rl_beta);
