@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "error.h"
+#include "recompute.h"
 
 namespace cocoedit {
 
@@ -319,7 +320,8 @@ at::Tensor EditModelImpl::forward(const at::Tensor &x_t, const std::optional<at:
     pos.push_back(grid_positions(1, h, w, iopt));
   }
   img = img_in(img);
-  auto [cos, sin] = rope_angles(at::cat(pos, 0), c.axes_dim, c.rope_theta);
+  const auto rope = rope_angles(at::cat(pos, 0), c.axes_dim, c.rope_theta);
+  const at::Tensor cos = rope.first, sin = rope.second;
 
   auto vec = time_in(timestep_embedding(t, 256).to(img.scalar_type())) + text.pooled.expand({B, -1});
   if (c.guidance_embed) {
@@ -336,13 +338,25 @@ at::Tensor EditModelImpl::forward(const at::Tensor &x_t, const std::optional<at:
   }
 
   for (const auto &blk : *double_blocks) {
-    auto out = blk->as<DoubleStreamBlock>()->forward(img, txt, vec, cos, sin, attn_mask);
-    img = out.first;
-    txt = out.second;
+    auto *block = blk->as<DoubleStreamBlock>();
+    // By value: backward may call it after this function returns.
+    auto run = [=](const std::vector<at::Tensor> &in) {
+      auto out = block->forward(in[0], in[1], in[2], cos, sin, attn_mask);
+      return std::vector<at::Tensor>{out.first, out.second};
+    };
+    auto out = recompute_blocks ? recompute_in_backward(run, {img, txt, vec}) : run({img, txt, vec});
+    img = out[0];
+    txt = out[1];
   }
   const int64_t n_txt = txt.size(1);
   auto x = at::cat({txt, img}, 1);
-  for (const auto &blk : *single_blocks) x = blk->as<SingleStreamBlock>()->forward(x, vec, cos, sin, attn_mask);
+  for (const auto &blk : *single_blocks) {
+    auto *block = blk->as<SingleStreamBlock>();
+    auto run = [=](const std::vector<at::Tensor> &in) {
+      return std::vector<at::Tensor>{block->forward(in[0], in[1], cos, sin, attn_mask)};
+    };
+    x = (recompute_blocks ? recompute_in_backward(run, {x, vec}) : run({x, vec}))[0];
+  }
   auto target = x.narrow(1, n_txt, h * w);
   return unpatchify(final_layer(target, vec), p, c.in_channels, H, W);
 }

@@ -168,6 +168,9 @@ struct EditModelImpl : torch::nn::Module {
   void init_weights(uint64_t seed);
 
   ModelConfig config;
+  // Training only: recompute each block's activations in backward instead of
+  // keeping them (recompute.h); less memory for about one more forward.
+  bool recompute_blocks = false;
   torch::nn::Linear img_in{nullptr}, txt_in{nullptr};
   MLPEmbedder time_in{nullptr}, vector_in{nullptr}, guidance_in{nullptr};
   TextEncoder text_encoder{nullptr};

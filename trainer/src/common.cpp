@@ -48,8 +48,11 @@ EditModel initial_model(const TrainConfig &c, const at::Device &device) {
   EditModel m = c.model_init.empty() ? create_model(config_from_file(c.model_config), c.run_seed, device)
                                      : load_model(c.model_init, device);
   m->train();
+  m->recompute_blocks = c.optim_recompute == "on" || (c.optim_recompute == "auto" && device.is_cuda());
   return m;
 }
+
+bool use_autocast(const TrainConfig &c, const at::Device &device) { return device.is_cuda() && c.optim_bf16; }
 
 EditModel frozen_copy(EditModelImpl &model, const at::Device &device) {
   EditModel copy(model.config);

@@ -22,8 +22,11 @@ at::Tensor step_normal(const TrainConfig &c, int64_t step, int rank, uint64_t pu
 at::Tensor step_uniform(const TrainConfig &c, int64_t step, int rank, uint64_t purpose, at::IntArrayRef shape);
 
 // The model a stage starts from: model.init when set, else a new seeded
-// random model of model.config.  In training mode on `device`.
+// random model of model.config.  In training mode on `device`, recomputing
+// its blocks in backward as optim.recompute says.
 EditModel initial_model(const TrainConfig &c, const at::Device &device);
+// Whether the trained model's forward runs under bf16 autocast (optim.bf16, CUDA only).
+bool use_autocast(const TrainConfig &c, const at::Device &device);
 // An independent copy (same config and weights), frozen.
 EditModel frozen_copy(EditModelImpl &model, const at::Device &device);
 

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 
+#include "autocast.h"
 #include "checkpoint.h"
 #include "common.h"
 #include "threads.h"
@@ -289,7 +290,12 @@ void run_rl(const TrainConfig &c, bool resume) {
             v_ref = ref->forward(x_t, src_mb, mask, t, ref_text[mb]);
           }
           policy.refresh();
-          auto v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)));
+          at::Tensor v;
+          {
+            AutocastScope amp(device.type(), use_autocast(c, device));
+            v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
+                    .to(at::kFloat);
+          }
           at::Tensor loss;
           if (c.rl_loss == "nft") {
             auto terms = nft_terms(v, v_old, x_t, x0, t, c.rl_beta);

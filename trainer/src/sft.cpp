@@ -6,10 +6,9 @@
 // instruction is dropped (made empty) with probability sft.text_dropout so
 // that classifier-free guidance works at inference.  EMA weights are what
 // the stage exports as the model.
-#include <ATen/autocast_mode.h>
-
 #include <cmath>
 
+#include "autocast.h"
 #include "checkpoint.h"
 #include "common.h"
 #include "threads.h"
@@ -104,14 +103,11 @@ void run_sft(const TrainConfig &c, bool resume) {
 
     at::Tensor loss;
     {
-      const bool amp = device.is_cuda() && c.optim_bf16;
-      at::autocast::set_autocast_enabled(at::kCUDA, amp);
-      if (amp) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+      AutocastScope amp(device.type(), use_autocast(c, device));
       auto text = model->encode_text(tokenize(prompts, mc.text_max_bytes));
       auto v = model->forward(noisy(x0, eps, t), src, mc.mask_channel ? std::optional<at::Tensor>(b.mask) : std::nullopt,
                               t, text);
-      loss = flow_matching_loss(v, x0, eps);
-      at::autocast::set_autocast_enabled(at::kCUDA, false);
+      loss = flow_matching_loss(v.to(at::kFloat), x0, eps);
     }
     opt.zero_grad();
     loss.backward();

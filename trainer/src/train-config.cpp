@@ -173,6 +173,8 @@ void TrainConfig::validate() const {
   req(sft_ema >= 0 && sft_ema < 1, "sft.ema", "must be in [0, 1)");
   req(sft_text_dropout >= 0 && sft_text_dropout <= 1, "sft.text_dropout", "must be in [0, 1]");
   req(sft_t_std > 0, "sft.t_std", "must be > 0");
+  req(optim_recompute == "auto" || optim_recompute == "on" || optim_recompute == "off", "optim.recompute",
+      "must be auto, on or off");
   req(rl_loss == "nft" || rl_loss == "grpo", "rl.loss", "must be nft or grpo");
   req(rl_prompts >= 1 && rl_group >= 2, "rl.group", "needs prompts >= 1 and group >= 2");
   req(rl_micro_batch >= 1, "rl.micro_batch", "must be >= 1");

@@ -43,6 +43,7 @@ using StringList = std::vector<std::string>;
   X(int64_t, optim, warmup, 100, "linear learning-rate warm-up steps")                                     \
   X(double, optim, grad_clip, 1.0, "gradient norm clip")                                                   \
   X(bool, optim, bf16, true, "bf16 autocast on CUDA (ignored on CPU)")                                     \
+  X(std::string, optim, recompute, "auto", "gradient checkpointing of the blocks: auto (on CUDA), on, off")   \
   X(double, sft, ema, 0.999, "EMA decay of the weights the sft checkpoint ships")                          \
   X(double, sft, text_dropout, 0.1, "probability of an empty instruction (for CFG)")                       \
   X(double, sft, t_mean, 0.0, "logit-normal time sampling: mean")                                          \
