@@ -1,4 +1,4 @@
-// sampler.cpp — schedules, guidance, Euler and SDE steps (see sampler.h).
+// sampler.cpp — schedules, guidance, solvers and SDE steps (see sampler.h).
 #include "sampler.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -84,20 +84,51 @@ SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double 
   return out;
 }
 
-at::Tensor sample(EditModelImpl &model, at::Tensor x, const std::vector<double> &sigmas, const Conditioning &cond,
-                  const Guidance &g, const StepCallback &on_step) {
+Solver solver_from_name(const std::string &name, const std::string &what) {
+  if (name == "euler") return Solver::kEuler;
+  if (name == "dpm2") return Solver::kDpm2M;
+  fail(COCOEDIT_ERR_INVALID_ARGUMENT, what + ": unknown solver \"" + name + "\" (euler or dpm2)");
+}
+
+// λ = log(α/σ) with α = 1 − σ: −∞ at σ = 1, +∞ at σ = 0.
+static double log_snr(double sigma) { return std::log1p(-sigma) - std::log(sigma); }
+
+at::Tensor solve(at::Tensor x, const std::vector<double> &sigmas, const VelocityField &velocity, Solver solver,
+                 const StepCallback &on_step) {
   const int n = static_cast<int>(sigmas.size()) - 1;
+  at::Tensor d_prev;
+  double h_prev = INFINITY;
   for (int i = 0; i < n; i++) {
-    auto v = guided_velocity(model, x, sigmas[i], cond, g);
-    x = euler_step(x, v, sigmas[i], sigmas[i + 1]);
+    const double s = sigmas[i], s_next = sigmas[i + 1];
+    auto v = velocity(x, s);
+    if (s_next <= 0.0 || solver == Solver::kEuler) {
+      x = euler_step(x, v, s, s_next);
+    } else {
+      // DPM-Solver++(2M) on the data prediction; the step from σ = 1 has an
+      // infinite h, so the first two steps are first order (that is, Euler).
+      const double h = log_snr(s_next) - log_snr(s);
+      auto d = x - s * v;
+      at::Tensor d_use = d;
+      if (d_prev.defined() && std::isfinite(h_prev)) {
+        const double r = h_prev / h;
+        d_use = (1.0 + 0.5 / r) * d - (0.5 / r) * d_prev;
+      }
+      // (1 − σ_next)·(1 − e^(−h)) = (1 − σ_next) − σ_next·(1 − σ)/σ
+      x = (s_next / s) * x + ((1.0 - s_next) - s_next * (1.0 - s) / s) * d_use;
+      d_prev = d;
+      h_prev = h;
+    }
     if (on_step && !on_step(i + 1, n)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
   }
-  // A schedule that stops above σ = 0 ends with the one-step estimate of x0.
-  if (sigmas.back() > 0) {
-    auto v = guided_velocity(model, x, sigmas.back(), cond, g);
-    x = x - sigmas.back() * v;
-  }
+  if (sigmas.back() > 0) x = x - sigmas.back() * velocity(x, sigmas.back());
   return x;
+}
+
+at::Tensor sample(EditModelImpl &model, at::Tensor x, const std::vector<double> &sigmas, const Conditioning &cond,
+                  const Guidance &g, const StepCallback &on_step, Solver solver) {
+  return solve(
+      x, sigmas, [&](const at::Tensor &xt, double sigma) { return guided_velocity(model, xt, sigma, cond, g); },
+      solver, on_step);
 }
 
 at::Tensor seeded_noise(uint64_t seed, at::IntArrayRef shape, const at::Device &device) {

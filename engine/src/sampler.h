@@ -1,7 +1,8 @@
 // sampler.h — turning noise into an edited image with the flow model.
 //
 // One implementation serves the engine and the trainer: the deterministic
-// Euler solver the plug-in runs, and the stochastic (SDE) step with its
+// solvers (Euler, which the plug-in runs, and DPM-Solver++(2M) for RL
+// rollouts), and the stochastic (SDE) step with its
 // Gaussian log-probability that Flow-GRPO rollouts need.
 //
 // Conventions (design/cocoedit-rl.md): x_t = (1 − t)·x0 + t·ε, the model
@@ -12,6 +13,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "model.h"
@@ -76,13 +78,33 @@ SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double 
                  double a, const std::optional<at::Tensor> &noise,
                  const std::optional<at::Tensor> &x_next = std::nullopt);
 
-// Returns false to stop: sample() then throws COCOEDIT_ERR_CANCELLED.
+// Returns false to stop: solve() then throws COCOEDIT_ERR_CANCELLED.
 using StepCallback = std::function<bool(int step, int n_steps)>;
+// The velocity field being integrated: v(x, σ).
+using VelocityField = std::function<at::Tensor(const at::Tensor &x, double sigma)>;
 
-// Runs the Euler solver from `x_start` (noise, or the noised source when
-// strength < 1) over `sigmas`; returns the clean image estimate.
+// Deterministic solvers of dx/dσ = v.  Written with the data prediction
+// D = x − σ·v and λ = log((1 − σ)/σ), h = λ_next − λ:
+//   Euler (= DPM-Solver++ first order for this schedule):
+//     x_next = (σ_next/σ)·x + (1 − σ_next)·(1 − e^(−h))·D
+//   DPM-Solver++(2M) (Lu et al. 2022), the authors' rollout solver: the same
+//     update with D replaced by (1 + 1/(2r))·D − 1/(2r)·D_prev, r = h_prev/h;
+//     first order where h_prev is infinite (the step from σ = 1) and on the
+//     last step to σ = 0 (which lands on D).
+enum class Solver { kEuler, kDpm2M };
+// "euler" or "dpm2"; throws COCOEDIT_ERR_INVALID_ARGUMENT naming `what` otherwise.
+Solver solver_from_name(const std::string &name, const std::string &what);
+
+// Integrates from `x_start` (noise, or the noised source when strength < 1)
+// over `sigmas`; a schedule that stops above σ = 0 ends with the one-step
+// estimate of x0.  Returns the clean image estimate.
+at::Tensor solve(at::Tensor x_start, const std::vector<double> &sigmas, const VelocityField &velocity,
+                 Solver solver, const StepCallback &on_step = nullptr);
+
+// solve() with the model's guided velocity.
 at::Tensor sample(EditModelImpl &model, at::Tensor x_start, const std::vector<double> &sigmas,
-                  const Conditioning &cond, const Guidance &g, const StepCallback &on_step = nullptr);
+                  const Conditioning &cond, const Guidance &g, const StepCallback &on_step = nullptr,
+                  Solver solver = Solver::kEuler);
 
 // Seeded standard-normal noise made on the CPU and moved to `device`, so that
 // the same seed gives the same noise on every machine and thread count.

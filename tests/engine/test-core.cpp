@@ -278,6 +278,40 @@ static void test_model_conditioning() {
   g_assert_false(at::allclose(v1, v3));
 }
 
+// On data x0 ~ N(0, s²) the flow's velocity and ODE solution are known in
+// closed form: D(x, σ) = (1 − σ)s²/((1 − σ)²s² + σ²)·x, v = (x − D)/σ, and
+// the solution from ε at σ = 1 ends at s·ε.  Euler's error halves with
+// twice the steps (first order); DPM-Solver++(2M)'s drops about 4× (second).
+static void test_solvers() {
+  const double s = 0.5;
+  auto velocity = [s](const at::Tensor &x, double sigma) {
+    const double c = (1 - sigma) * s * s / ((1 - sigma) * (1 - sigma) * s * s + sigma * sigma);
+    return (x - c * x) / sigma;
+  };
+  auto eps = seeded_noise(21, {2, 3, 4, 4}, at::kCPU).to(at::kDouble);
+  auto error = [&](Solver solver, int steps) {
+    auto x = solve(eps, sigma_schedule(steps, 3.0), velocity, solver);
+    return (x - s * eps).abs().max().item<double>() / eps.abs().max().item<double>();
+  };
+  const double e20 = error(Solver::kEuler, 20), e40 = error(Solver::kEuler, 40);
+  const double d20 = error(Solver::kDpm2M, 20), d40 = error(Solver::kDpm2M, 40);
+  g_assert_cmpfloat(e20 / e40, >, 1.7);
+  g_assert_cmpfloat(e20 / e40, <, 2.3);
+  g_assert_cmpfloat(d20 / d40, >, 3.0);
+  g_assert_cmpfloat(d20, <, e20 / 3);
+  // A schedule that stops at σ_min ends with the one-step x0 estimate, and
+  // the first step from σ = 1 is the same for both solvers.
+  auto short_grid = sigma_schedule(1, 3.0, 1.0, 0.1);
+  g_assert_true(at::allclose(solve(eps, short_grid, velocity, Solver::kEuler),
+                             solve(eps, short_grid, velocity, Solver::kDpm2M)));
+  try {
+    solver_from_name("heun", "rl.rollout_solver");
+    g_error("an unknown solver name was accepted");
+  } catch (const Error &e) {
+    g_assert_nonnull(strstr(e.what(), "rl.rollout_solver"));
+  }
+}
+
 // Gradients of every trained tensor after one flow-matching backward, with
 // the blocks' activations kept or recomputed in backward; with padding in
 // the prompts (the attention mask is captured by the recomputed blocks).
@@ -361,6 +395,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/core/lora", test_lora);
   g_test_add_func("/core/schedule", test_schedule);
   g_test_add_func("/core/sde-step", test_sde_step);
+  g_test_add_func("/core/solvers", test_solvers);
   g_test_add_func("/core/tokenize", test_tokenize);
   g_test_add_func("/core/model-conditioning", test_model_conditioning);
   g_test_add_func("/core/recompute-gradients", test_recompute_gradients);

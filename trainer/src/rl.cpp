@@ -89,7 +89,7 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
     Conditioning cond = condition_on(m, b.source.narrow(0, i, n) * 2 - 1, b.mask.narrow(0, i, n), prompts_of(b, i, n), g);
     at::Tensor x = noise.narrow(0, i, n);
     if (!sde) {
-      x0s.push_back(sample(m, x, sigmas, cond, g));
+      x0s.push_back(sample(m, x, sigmas, cond, g, nullptr, solver_from_name(c.rl_rollout_solver, "rl.rollout_solver")));
       continue;
     }
     // Flow-GRPO: SDE steps with fresh noise, keeping states and log-probs.

@@ -175,6 +175,7 @@ void TrainConfig::validate() const {
   req(sft_t_std > 0, "sft.t_std", "must be > 0");
   req(optim_recompute == "auto" || optim_recompute == "on" || optim_recompute == "off", "optim.recompute",
       "must be auto, on or off");
+  req(rl_rollout_solver == "dpm2" || rl_rollout_solver == "euler", "rl.rollout_solver", "must be dpm2 or euler");
   req(rl_loss == "nft" || rl_loss == "grpo", "rl.loss", "must be nft or grpo");
   req(rl_prompts >= 1 && rl_group >= 2, "rl.group", "needs prompts >= 1 and group >= 2");
   req(rl_micro_batch >= 1, "rl.micro_batch", "must be >= 1");

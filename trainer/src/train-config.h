@@ -53,6 +53,7 @@ using StringList = std::vector<std::string>;
   X(int64_t, rl, group, 12, "rollouts per prompt (G)")                                                     \
   X(int64_t, rl, micro_batch, 8, "samples per forward in the loss")                                         \
   X(int64_t, rl, rollout_steps, 10, "solver steps of a rollout")                                           \
+  X(std::string, rl, rollout_solver, "dpm2", "nft rollouts: dpm2 (DPM-Solver++(2M), the authors') or euler") \
   X(double, rl, rollout_sigma_min, 0.1, "last sigma of the rollout grid (then a one-step x0 estimate)")    \
   X(double, rl, rollout_guidance, 1.0, "CFG scale of rollouts (1 = none)")                                 \
   X(int64_t, rl, train_timesteps, 9, "timesteps per sample in the loss (of rollout_steps)")               \
