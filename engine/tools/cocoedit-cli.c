@@ -287,7 +287,7 @@ cmd_edit (int    argc,
   gboolean          json = FALSE, quiet = FALSE;
   GOptionEntry      entries[] = {
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The instruction (UTF-8)", "TEXT" },
-    { "mask", 'm', 0, G_OPTION_ARG_FILENAME, &mask_path, "Edit mask: white may change, black stays", "MASK.png" },
+    { "mask", 'm', 0, G_OPTION_ARG_FILENAME, &mask_path, "Edit mask: white may change, black or transparent stays", "MASK.png" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Where to write the result (PNG)", "OUT.png" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory (default: $COCOEDIT_MODEL or the installed model)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu or cuda", "DEVICE" },

@@ -1,63 +1,132 @@
 /* image-io.c — see image-io.h. */
 #include "image-io.h"
 
-#include <png.h>
 #include <setjmp.h>
-#include <stdio.h>
+#include <stdio.h>  /* before jpeglib.h, which needs FILE */
 #include <string.h>
+
 #include <jpeglib.h>
+#include <png.h>
+#include <webp/decode.h>
 
 G_DEFINE_QUARK (cocoedit-image-io-error-quark, cocoedit_image_io_error)
 
+typedef enum { KIND_UNKNOWN, KIND_PNG, KIND_JPEG, KIND_WEBP } ImageKind;
+
+static ImageKind
+sniff (const guint8 *head,
+       gsize         n)
+{
+  if (n >= 8 && memcmp (head, "\x89PNG\r\n\x1a\n", 8) == 0)
+    return KIND_PNG;
+  if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff)
+    return KIND_JPEG;
+  if (n >= 12 && memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "WEBP", 4) == 0)
+    return KIND_WEBP;
+  return KIND_UNKNOWN;
+}
+
+/* Converts between 1, 3 and 4 channels (see image-io.h for the rules). */
+static guint8 *
+convert_channels (const guint8 *src,
+                  gsize         n_pixels,
+                  guint         from,
+                  guint         to)
+{
+  const guint matte = to == 1 ? 0 : 255;
+  guint8     *dst = g_try_malloc (n_pixels * to);
+
+  if (! dst)
+    return NULL;
+  for (gsize i = 0; i < n_pixels; i++)
+    {
+      const guint8 *s = src + i * from;
+      guint8       *d = dst + i * to;
+      guint         r, g, b, a = 255;
+
+      if (from == 1)
+        r = g = b = s[0];
+      else
+        {
+          r = s[0]; g = s[1]; b = s[2];
+          if (from == 4)
+            a = s[3];
+        }
+      if (to == 4)
+        {
+          d[0] = r; d[1] = g; d[2] = b; d[3] = a;
+          continue;
+        }
+      if (a != 255)
+        {
+          r = (r * a + matte * (255 - a) + 127) / 255;
+          g = (g * a + matte * (255 - a) + 127) / 255;
+          b = (b * a + matte * (255 - a) + 127) / 255;
+        }
+      if (to == 3)
+        {
+          d[0] = r; d[1] = g; d[2] = b;
+        }
+      else
+        d[0] = (guint8) ((299 * r + 587 * g + 114 * b + 500) / 1000);
+    }
+  return dst;
+}
+
 static gboolean
-load_png (const gchar    *path,
-          const guint8   *bytes,
-          gsize           length,
-          gint            channels,
-          gint            max_side,
-          CocoeditPixels *out,
+fail_format (GError     **error,
+             const gchar *path,
+             const gchar *what,
+             const gchar *detail)
+{
+  g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, COCOEDIT_IMAGE_IO_ERROR_FORMAT, "%s: %s%s%s", path, what,
+               detail ? ": " : "", detail ? detail : "");
+  return FALSE;
+}
+
+/* ---- PNG ---- */
+
+static gboolean
+png_load (const gchar    *path,
+          const guint8   *data,
+          gsize           len,
+          gboolean        header_only,
+          CocoeditPixels *image,
           GError        **error)
 {
-  png_image image;
+  png_image png;
 
-  memset (&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  if (! png_image_begin_read_from_memory (&image, bytes, length))
+  memset (&png, 0, sizeof png);
+  png.version = PNG_IMAGE_VERSION;
+  if (! png_image_begin_read_from_memory (&png, data, len))
+    return fail_format (error, path, "not a readable PNG", png.message);
+  image->width = png.width;
+  image->height = png.height;
+  image->channels = (png.format & PNG_FORMAT_FLAG_ALPHA) ? 4 :
+                    (png.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
+  if (header_only)
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: not a readable PNG (%s)", path, image.message);
-      return FALSE;
+      png_image_free (&png);
+      return TRUE;
     }
-  if ((gint) image.width > max_side || (gint) image.height > max_side)
+  png.format = image->channels == 4 ? PNG_FORMAT_RGBA :
+               image->channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+  image->pixels = g_try_malloc ((gsize) PNG_IMAGE_SIZE (png));
+  if (! image->pixels || ! png_image_finish_read (&png, NULL, image->pixels, 0, NULL))
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: %ux%u is larger than %d pixels on a side",
-                   path, image.width, image.height, max_side);
-      png_image_free (&image);
-      return FALSE;
-    }
-  image.format = channels == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_GRAY;
-  out->width = image.width;
-  out->height = image.height;
-  out->channels = channels;
-  out->pixels = g_try_malloc ((gsize) image.width * image.height * channels);
-  if (! out->pixels)
-    {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: not enough memory for %ux%u pixels",
-                   path, image.width, image.height);
-      png_image_free (&image);
-      return FALSE;
-    }
-  if (! png_image_finish_read (&image, NULL, out->pixels, 0, NULL))
-    {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: damaged PNG (%s)", path, image.message);
-      cocoedit_pixels_clear (out);
+      fail_format (error, path, "damaged PNG", image->pixels ? png.message : "out of memory");
+      png_image_free (&png);
+      cocoedit_pixels_clear (image);
       return FALSE;
     }
   return TRUE;
 }
 
+/* ---- JPEG ---- */
+
 typedef struct
 {
-  struct jpeg_error_mgr base;
+  struct jpeg_error_mgr mgr;
   jmp_buf               jump;
   gchar                 message[JMSG_LENGTH_MAX];
 } JpegError;
@@ -67,120 +136,187 @@ jpeg_error_exit (j_common_ptr cinfo)
 {
   JpegError *err = (JpegError *) cinfo->err;
 
-  err->base.format_message (cinfo, err->message);
+  err->mgr.format_message (cinfo, err->message);
   longjmp (err->jump, 1);
 }
 
 static void
-jpeg_silence (j_common_ptr cinfo,
-              int          level)
+jpeg_no_output (j_common_ptr cinfo)
 {
   /* Warnings about damaged data are not fatal; libjpeg would print them. */
+  (void) cinfo;
 }
 
 static gboolean
-load_jpeg (const gchar    *path,
-           const guint8   *bytes,
-           gsize           length,
-           gint            channels,
-           gint            max_side,
-           CocoeditPixels *out,
+jpeg_load (const gchar    *path,
+           const guint8   *data,
+           gsize           len,
+           gboolean        header_only,
+           CocoeditPixels *image,
            GError        **error)
 {
   struct jpeg_decompress_struct cinfo;
   JpegError                     jerr;
-  guint8 *volatile              row = NULL;
+  guint8 *volatile              pixels = NULL;
 
-  memset (out, 0, sizeof *out);
-  cinfo.err = jpeg_std_error (&jerr.base);
-  jerr.base.error_exit = jpeg_error_exit;
-  jerr.base.emit_message = jpeg_silence;
+  cinfo.err = jpeg_std_error (&jerr.mgr);
+  jerr.mgr.error_exit = jpeg_error_exit;
+  jerr.mgr.output_message = jpeg_no_output;
   if (setjmp (jerr.jump))
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: not a readable JPEG (%s)", path, jerr.message);
       jpeg_destroy_decompress (&cinfo);
-      g_free (row);
-      cocoedit_pixels_clear (out);
-      return FALSE;
+      g_free (pixels);
+      return fail_format (error, path, "not a readable JPEG", jerr.message);
     }
   jpeg_create_decompress (&cinfo);
-  jpeg_mem_src (&cinfo, bytes, length);
+  jpeg_mem_src (&cinfo, data, len);
   jpeg_read_header (&cinfo, TRUE);
-  if ((gint) cinfo.image_width > max_side || (gint) cinfo.image_height > max_side)
+  image->width = cinfo.image_width;
+  image->height = cinfo.image_height;
+  image->channels = cinfo.num_components == 1 ? 1 : 3;
+  if (header_only)
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: %ux%u is larger than %d pixels on a side",
-                   path, cinfo.image_width, cinfo.image_height, max_side);
       jpeg_destroy_decompress (&cinfo);
-      return FALSE;
+      return TRUE;
     }
-  cinfo.out_color_space = channels == 4 ? JCS_RGB : JCS_GRAYSCALE;
+  cinfo.out_color_space = image->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress (&cinfo);
-  out->width = cinfo.output_width;
-  out->height = cinfo.output_height;
-  out->channels = channels;
-  out->pixels = g_try_malloc ((gsize) out->width * out->height * channels);
-  if (! out->pixels)
+  pixels = g_try_malloc ((gsize) image->width * image->height * image->channels);
+  if (! pixels)
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: not enough memory", path);
       jpeg_destroy_decompress (&cinfo);
-      return FALSE;
+      return fail_format (error, path, "JPEG too large", "out of memory");
     }
-  row = g_malloc ((gsize) out->width * cinfo.output_components);
   while (cinfo.output_scanline < cinfo.output_height)
     {
-      guint8 *dst = out->pixels + (gsize) cinfo.output_scanline * out->width * channels;
-      JSAMPROW rows[1] = { row };
+      JSAMPROW row = pixels + (gsize) cinfo.output_scanline * image->width * image->channels;
 
-      jpeg_read_scanlines (&cinfo, rows, 1);
-      for (gint x = 0; x < out->width; x++)
-        {
-          if (channels == 1)
-            {
-              dst[x] = row[x];
-              continue;
-            }
-          dst[4 * x + 0] = row[3 * x + 0];
-          dst[4 * x + 1] = row[3 * x + 1];
-          dst[4 * x + 2] = row[3 * x + 2];
-          dst[4 * x + 3] = 255;
-        }
+      jpeg_read_scanlines (&cinfo, &row, 1);
     }
   jpeg_finish_decompress (&cinfo);
   jpeg_destroy_decompress (&cinfo);
-  g_free (row);
+  image->pixels = pixels;
   return TRUE;
+}
+
+/* ---- WebP ---- */
+
+static gboolean
+webp_load (const gchar    *path,
+           const guint8   *data,
+           gsize           len,
+           gboolean        header_only,
+           CocoeditPixels *image,
+           GError        **error)
+{
+  WebPBitstreamFeatures features;
+  guint8               *decoded;
+  int                   w, h;
+
+  if (WebPGetFeatures (data, len, &features) != VP8_STATUS_OK)
+    return fail_format (error, path, "not a readable WebP image", NULL);
+  image->width = features.width;
+  image->height = features.height;
+  image->channels = features.has_alpha ? 4 : 3;
+  if (header_only)
+    return TRUE;
+  decoded = features.has_alpha ? WebPDecodeRGBA (data, len, &w, &h) : WebPDecodeRGB (data, len, &w, &h);
+  if (! decoded)
+    return fail_format (error, path, "damaged WebP image", NULL);
+  /* WebP's buffers come from its own allocator: move into g_malloc'd memory. */
+  image->pixels = g_memdup2 (decoded, (gsize) w * h * image->channels);
+  WebPFree (decoded);
+  return TRUE;
+}
+
+static gboolean
+load_any (const gchar    *path,
+          gboolean        header_only,
+          guint           channels,
+          guint           max_side,
+          CocoeditPixels *image,
+          GError        **error)
+{
+  GMappedFile  *map;
+  GError       *local = NULL;
+  const guint8 *data;
+  gsize         len;
+  gboolean      ok;
+
+  g_return_val_if_fail (channels == 0 || channels == 1 || channels == 3 || channels == 4, FALSE);
+  memset (image, 0, sizeof *image);
+  map = g_mapped_file_new (path, FALSE, &local);
+  if (! map)
+    {
+      g_set_error_literal (error, COCOEDIT_IMAGE_IO_ERROR, COCOEDIT_IMAGE_IO_ERROR_READ, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  data = (const guint8 *) g_mapped_file_get_contents (map);
+  len = g_mapped_file_get_length (map);
+  switch (sniff (data, len))
+    {
+    case KIND_PNG:  ok = png_load (path, data, len, TRUE, image, error); break;
+    case KIND_JPEG: ok = jpeg_load (path, data, len, TRUE, image, error); break;
+    case KIND_WEBP: ok = webp_load (path, data, len, TRUE, image, error); break;
+    default:        ok = fail_format (error, path, "not a PNG, JPEG or WebP image", NULL); break;
+    }
+  /* The size is checked from the header, before anything is allocated. */
+  if (ok && (image->width == 0 || image->height == 0))
+    ok = fail_format (error, path, "the image is empty", NULL);
+  else if (ok && (image->width > max_side || image->height > max_side))
+    {
+      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, COCOEDIT_IMAGE_IO_ERROR_TOO_LARGE,
+                   "%s: %u×%u is larger than %u pixels on a side", path, image->width, image->height, max_side);
+      ok = FALSE;
+    }
+  if (ok && ! header_only)
+    switch (sniff (data, len))
+      {
+      case KIND_PNG:  ok = png_load (path, data, len, FALSE, image, error); break;
+      case KIND_JPEG: ok = jpeg_load (path, data, len, FALSE, image, error); break;
+      default:        ok = webp_load (path, data, len, FALSE, image, error); break;
+      }
+  if (ok && ! header_only && channels && channels != image->channels)
+    {
+      guint8 *converted = convert_channels (image->pixels, (gsize) image->width * image->height,
+                                            image->channels, channels);
+
+      g_free (image->pixels);
+      image->pixels = converted;
+      image->channels = channels;
+      if (! converted)
+        ok = fail_format (error, path, "image too large", "out of memory");
+    }
+  if (! ok)
+    cocoedit_pixels_clear (image);
+  g_mapped_file_unref (map);
+  return ok;
 }
 
 gboolean
 cocoedit_pixels_load (const gchar    *path,
-                      gint            channels,
-                      gint            max_side,
+                      guint           channels,
+                      guint           max_side,
                       CocoeditPixels *out,
                       GError        **error)
 {
-  GMappedFile *file;
-  const guint8 *bytes;
-  gsize         length;
-  gboolean      ok;
+  return load_any (path, FALSE, channels, max_side, out, error);
+}
 
-  g_return_val_if_fail (channels == 1 || channels == 4, FALSE);
-  memset (out, 0, sizeof *out);
-  file = g_mapped_file_new (path, FALSE, error);
-  if (! file)
+gboolean
+cocoedit_pixels_probe (const gchar *path,
+                       guint       *width,
+                       guint       *height,
+                       GError     **error)
+{
+  CocoeditPixels image;
+
+  if (! load_any (path, TRUE, 0, G_MAXUINT, &image, error))
     return FALSE;
-  bytes = (const guint8 *) g_mapped_file_get_contents (file);
-  length = g_mapped_file_get_length (file);
-  if (length >= 8 && png_sig_cmp (bytes, 0, 8) == 0)
-    ok = load_png (path, bytes, length, channels, max_side, out, error);
-  else if (length >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
-    ok = load_jpeg (path, bytes, length, channels, max_side, out, error);
-  else
-    {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: not a PNG or JPEG file", path);
-      ok = FALSE;
-    }
-  g_mapped_file_unref (file);
-  return ok;
+  *width = image.width;
+  *height = image.height;
+  return TRUE;
 }
 
 gboolean
@@ -188,11 +324,12 @@ cocoedit_pixels_save_png (const CocoeditPixels *pixels,
                           const gchar          *path,
                           GError              **error)
 {
-  png_image    image;
+  png_image        image;
   png_alloc_size_t size = 0;
-  gpointer     buffer;
-  gboolean     ok;
+  gpointer         buffer;
+  gboolean         ok;
 
+  g_return_val_if_fail (pixels->channels == 1 || pixels->channels == 4, FALSE);
   memset (&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
   image.width = pixels->width;
@@ -200,15 +337,15 @@ cocoedit_pixels_save_png (const CocoeditPixels *pixels,
   image.format = pixels->channels == 4 ? PNG_FORMAT_RGBA : PNG_FORMAT_GRAY;
   if (! png_image_write_get_memory_size (image, size, 0, pixels->pixels, 0, NULL))
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: cannot encode the PNG (%s)", path, image.message);
+      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, COCOEDIT_IMAGE_IO_ERROR_FORMAT,
+                   "%s: cannot encode the PNG (%s)", path, image.message);
       return FALSE;
     }
   buffer = g_try_malloc (size);
-  if (! buffer ||
-      ! png_image_write_to_memory (&image, buffer, &size, 0, pixels->pixels, 0, NULL))
+  if (! buffer || ! png_image_write_to_memory (&image, buffer, &size, 0, pixels->pixels, 0, NULL))
     {
-      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, 0, "%s: cannot encode the PNG (%s)", path,
-                   buffer ? image.message : "out of memory");
+      g_set_error (error, COCOEDIT_IMAGE_IO_ERROR, COCOEDIT_IMAGE_IO_ERROR_FORMAT,
+                   "%s: cannot encode the PNG (%s)", path, buffer ? image.message : "out of memory");
       g_free (buffer);
       return FALSE;
     }

@@ -70,6 +70,18 @@ with tempfile.TemporaryDirectory() as d:
         "-s", "6", "--steps", "3", "-o", p("other.png"))
     check("seed matters", open(p("out.png"), "rb").read() != open(p("other.png"), "rb").read())
 
+    # a mask drawn white on a transparent layer: transparent means keep
+    # (alpha composites over black), and WebP is read like PNG
+    layer = np.zeros((70, 110, 4), np.uint8)
+    layer[..., :3] = 255
+    layer[..., 3] = (mask > 0) * 255
+    Image.fromarray(layer, "RGBA").save(p("mask-layer.webp"), lossless=True)
+    rc, out, err = run("edit", p("src.png"), "-p", "replace the cat with a dog", "-m", p("mask-layer.webp"),
+                       "--model", MODEL, "-s", "5", "--steps", "3", "-o", p("layer.png"))
+    layer_out = np.array(Image.open(p("layer.png")))
+    check("transparent mask pixels keep", rc == 0 and np.array_equal(layer_out[keep], src[keep]), err)
+    check("opaque mask pixels edit", rc == 0 and (layer_out[mask == 255][:, :3] != src[mask == 255][:, :3]).any())
+
     # JPEG in, PNG out, no mask, CJK instruction
     rc, out, err = run("edit", p("src.jpg"), "--prompt", "把汽车变成红色", "--model", MODEL, "--steps", "2",
                        "-o", p("jpg.png"))
@@ -83,7 +95,7 @@ with tempfile.TemporaryDirectory() as d:
     cases = [
         ("missing input", ["edit", p("nope.png"), "-p", "x", "--model", MODEL, "-o", p("e1.png")], 2, "nope.png"),
         ("truncated PNG", ["edit", p("broken.png"), "-p", "x", "--model", MODEL, "-o", p("e2.png")], 2, "broken.png"),
-        ("not an image", ["edit", CONFIG, "-p", "x", "--model", MODEL, "-o", p("e3.png")], 2, "not a PNG or JPEG"),
+        ("not an image", ["edit", CONFIG, "-p", "x", "--model", MODEL, "-o", p("e3.png")], 2, "not a PNG, JPEG or WebP"),
         ("empty prompt", ["edit", p("src.png"), "-p", "", "--model", MODEL, "-o", p("e4.png")], 11, "empty"),
         ("mask size", ["edit", p("src.png"), "-p", "x", "-m", p("small-mask.png"), "--model", MODEL,
                        "-o", p("e5.png")], 11, "10x10"),

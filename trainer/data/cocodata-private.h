@@ -10,21 +10,18 @@
 #include <hb.h>
 
 #include "cocodata.h"
+#include "image-io.h"
 
 G_BEGIN_DECLS
 
 /* ---- decoded images (image.c) ---- */
 
-typedef struct
-{
-  guint   width;
-  guint   height;
-  guint   channels;   /* 1 gray, 3 RGB, 4 RGBA (straight alpha) */
-  guint8 *pixels;
-} CocodataImage;
+/* Decoding is image-io.h's (shared with the `cocoedit` command); these
+ * wrappers report its errors in the COCODATA_ERROR domain. */
+typedef CocoeditPixels CocodataImage;
 
 void     cocodata_image_clear       (CocodataImage *image);
-/* Decodes PNG, JPEG or WebP (told apart by their signatures). */
+/* PNG, JPEG or WebP as `want_channels` (0: the file's own). */
 gboolean cocodata_image_load        (const gchar   *path,
                                      guint          want_channels,
                                      CocodataImage *image,

@@ -1,18 +1,16 @@
-/* libcocodata: image decoding (PNG, JPEG, WebP) and PNG writing.
+/* libcocodata: images for the generator and datasets (decoding is
+ * image-io.h's), cairo surfaces, and fast PNG writing.
  *
  * Copyright (C) 2026 CoCoEdit for GIMP contributors
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <errno.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
-#include <jpeglib.h>
 #include <png.h>
 #include <libdeflate.h>
-#include <webp/decode.h>
 
 #include "cocodata-private.h"
 
@@ -21,282 +19,38 @@ G_DEFINE_QUARK (cocodata-error-quark, cocodata_error)
 void
 cocodata_image_clear (CocodataImage *image)
 {
-  g_free (image->pixels);
-  memset (image, 0, sizeof *image);
+  cocoedit_pixels_clear (image);
 }
 
-typedef enum { KIND_UNKNOWN, KIND_PNG, KIND_JPEG, KIND_WEBP } ImageKind;
-
-static ImageKind
-sniff (const guint8 *head, gsize n)
-{
-  if (n >= 8 && memcmp (head, "\x89PNG\r\n\x1a\n", 8) == 0)
-    return KIND_PNG;
-  if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff)
-    return KIND_JPEG;
-  if (n >= 12 && memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "WEBP", 4) == 0)
-    return KIND_WEBP;
-  return KIND_UNKNOWN;
-}
-
-/* Converts between 1, 3 and 4 channels; alpha is composited over white
- * when dropped, gray is the Rec. 601 luma. */
-static guint8 *
-convert_channels (const guint8 *src, gsize n_pixels, guint from, guint to)
-{
-  guint8 *dst = g_malloc (n_pixels * to);
-
-  if (from == to)
-    {
-      memcpy (dst, src, n_pixels * to);
-      return dst;
-    }
-  for (gsize i = 0; i < n_pixels; i++)
-    {
-      const guint8 *s = src + i * from;
-      guint8 *d = dst + i * to;
-      guint r, g, b, a = 255;
-
-      if (from == 1)
-        r = g = b = s[0];
-      else
-        {
-          r = s[0]; g = s[1]; b = s[2];
-          if (from == 4)
-            a = s[3];
-        }
-      if (to == 4)
-        {
-          d[0] = r; d[1] = g; d[2] = b; d[3] = a;
-          continue;
-        }
-      if (a != 255)
-        {
-          r = (r * a + 255 * (255 - a) + 127) / 255;
-          g = (g * a + 255 * (255 - a) + 127) / 255;
-          b = (b * a + 255 * (255 - a) + 127) / 255;
-        }
-      if (to == 3)
-        {
-          d[0] = r; d[1] = g; d[2] = b;
-        }
-      else
-        d[0] = (guint8) ((299 * r + 587 * g + 114 * b + 500) / 1000);
-    }
-  return dst;
-}
-
-/* ---- PNG ---- */
-
+/* Moves an image-io error into the library's domain. */
 static gboolean
-png_load (const gchar *path, const guint8 *data, gsize len, gboolean header_only,
-          CocodataImage *image, GError **error)
+own_error (GError *local, GError **error)
 {
-  png_image png;
-
-  memset (&png, 0, sizeof png);
-  png.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory (&png, data, len))
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: not a readable PNG: %s", path, png.message);
-      return FALSE;
-    }
-  image->width = png.width;
-  image->height = png.height;
-  image->channels = (png.format & PNG_FORMAT_FLAG_ALPHA) ? 4 :
-                    (png.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
-  if (header_only)
-    {
-      png_image_free (&png);
-      return TRUE;
-    }
-  png.format = image->channels == 4 ? PNG_FORMAT_RGBA :
-               image->channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-  image->pixels = g_malloc ((gsize) PNG_IMAGE_SIZE (png));
-  if (!png_image_finish_read (&png, NULL, image->pixels, 0, NULL))
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: corrupt PNG: %s", path, png.message);
-      png_image_free (&png);
-      cocodata_image_clear (image);
-      return FALSE;
-    }
-  return TRUE;
+  g_set_error_literal (error, COCODATA_ERROR,
+                       local->code == COCOEDIT_IMAGE_IO_ERROR_READ ? COCODATA_ERROR_IO : COCODATA_ERROR_FORMAT,
+                       local->message);
+  g_error_free (local);
+  return FALSE;
 }
 
-/* ---- JPEG ---- */
-
-typedef struct
-{
-  struct jpeg_error_mgr mgr;
-  jmp_buf               jump;
-  gchar                 message[JMSG_LENGTH_MAX];
-} JpegError;
-
-static void
-jpeg_error_exit (j_common_ptr cinfo)
-{
-  JpegError *err = (JpegError *) cinfo->err;
-
-  err->mgr.format_message (cinfo, err->message);
-  longjmp (err->jump, 1);
-}
-
-static void
-jpeg_no_output (j_common_ptr cinfo)
-{
-  (void) cinfo;
-}
-
-static gboolean
-jpeg_load (const gchar *path, const guint8 *data, gsize len, gboolean header_only,
-           CocodataImage *image, GError **error)
-{
-  struct jpeg_decompress_struct cinfo;
-  JpegError jerr;
-  guint8 *volatile pixels = NULL;
-
-  cinfo.err = jpeg_std_error (&jerr.mgr);
-  jerr.mgr.error_exit = jpeg_error_exit;
-  jerr.mgr.output_message = jpeg_no_output;
-  if (setjmp (jerr.jump))
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: corrupt JPEG: %s", path, jerr.message);
-      jpeg_destroy_decompress (&cinfo);
-      g_free (pixels);
-      return FALSE;
-    }
-  jpeg_create_decompress (&cinfo);
-  jpeg_mem_src (&cinfo, data, len);
-  jpeg_read_header (&cinfo, TRUE);
-  image->width = cinfo.image_width;
-  image->height = cinfo.image_height;
-  image->channels = cinfo.num_components == 1 ? 1 : 3;
-  if (header_only)
-    {
-      jpeg_destroy_decompress (&cinfo);
-      return TRUE;
-    }
-  cinfo.out_color_space = image->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_start_decompress (&cinfo);
-  pixels = g_malloc ((gsize) image->width * image->height * image->channels);
-  while (cinfo.output_scanline < cinfo.output_height)
-    {
-      JSAMPROW row = pixels + (gsize) cinfo.output_scanline * image->width * image->channels;
-      jpeg_read_scanlines (&cinfo, &row, 1);
-    }
-  jpeg_finish_decompress (&cinfo);
-  jpeg_destroy_decompress (&cinfo);
-  image->pixels = pixels;
-  return TRUE;
-}
-
-/* ---- WebP ---- */
-
-static gboolean
-webp_load (const gchar *path, const guint8 *data, gsize len, gboolean header_only,
-           CocodataImage *image, GError **error)
-{
-  WebPBitstreamFeatures features;
-  int w, h;
-
-  if (WebPGetFeatures (data, len, &features) != VP8_STATUS_OK)
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: not a readable WebP image", path);
-      return FALSE;
-    }
-  image->width = features.width;
-  image->height = features.height;
-  image->channels = features.has_alpha ? 4 : 3;
-  if (header_only)
-    return TRUE;
-  image->pixels = features.has_alpha ? WebPDecodeRGBA (data, len, &w, &h)
-                                     : WebPDecodeRGB (data, len, &w, &h);
-  if (!image->pixels)
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: corrupt WebP image", path);
-      return FALSE;
-    }
-  /* WebP's buffers come from its own allocator: move into g_malloc'd memory. */
-  {
-    gsize n = (gsize) w * h * image->channels;
-    guint8 *copy = g_memdup2 (image->pixels, n);
-    WebPFree (image->pixels);
-    image->pixels = copy;
-  }
-  return TRUE;
-}
-
-static gboolean
-load_any (const gchar *path, gboolean header_only, guint want_channels,
-          CocodataImage *image, GError **error)
-{
-  g_autoptr (GMappedFile) map = NULL;
-  GError *local = NULL;
-  const guint8 *data;
-  gsize len;
-  gboolean ok = FALSE;
-
-  memset (image, 0, sizeof *image);
-  map = g_mapped_file_new (path, FALSE, &local);
-  if (!map)
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_IO, "%s", local->message);
-      g_error_free (local);
-      return FALSE;
-    }
-  data = (const guint8 *) g_mapped_file_get_contents (map);
-  len = g_mapped_file_get_length (map);
-  switch (sniff (data, len))
-    {
-    case KIND_PNG:  ok = png_load (path, data, len, header_only, image, error); break;
-    case KIND_JPEG: ok = jpeg_load (path, data, len, header_only, image, error); break;
-    case KIND_WEBP: ok = webp_load (path, data, len, header_only, image, error); break;
-    default:
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: not a PNG, JPEG or WebP image", path);
-      return FALSE;
-    }
-  if (ok && (image->width == 0 || image->height == 0 ||
-             image->width > 32768 || image->height > 32768))
-    {
-      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_FORMAT,
-                   "%s: unsupported image size %u×%u", path, image->width, image->height);
-      cocodata_image_clear (image);
-      return FALSE;
-    }
-  if (ok && !header_only && want_channels && want_channels != image->channels)
-    {
-      guint8 *conv = convert_channels (image->pixels, (gsize) image->width * image->height,
-                                       image->channels, want_channels);
-      g_free (image->pixels);
-      image->pixels = conv;
-      image->channels = want_channels;
-    }
-  return ok;
-}
+/* Generous: a dataset image is resized to the working size anyway. */
+#define MAX_SIDE 32768
 
 gboolean
 cocodata_image_load (const gchar *path, guint want_channels,
                      CocodataImage *image, GError **error)
 {
-  return load_any (path, FALSE, want_channels, image, error);
+  GError *local = NULL;
+
+  return cocoedit_pixels_load (path, want_channels, MAX_SIDE, image, &local) || own_error (local, error);
 }
 
 gboolean
 cocodata_image_probe (const gchar *path, guint *width, guint *height, GError **error)
 {
-  CocodataImage image;
+  GError *local = NULL;
 
-  if (!load_any (path, TRUE, 0, &image, error))
-    return FALSE;
-  *width = image.width;
-  *height = image.height;
-  return TRUE;
+  return cocoedit_pixels_probe (path, width, height, &local) || own_error (local, error);
 }
 
 cairo_surface_t *
