@@ -34,3 +34,20 @@ print("### Per edit type\n")
 print(table("type:"))
 print("### Per language\n")
 print(table("lang:"))
+
+# The training-stream reward of each RL arm: mean of its first and last five steps.
+arms = [n for n in names if n.startswith("rl-")]
+rows = []
+for n in arms:
+    try:
+        steps = [json.loads(line) for line in open(f"runs/small-{n}/metrics-rl.jsonl") if line.strip()]
+    except OSError:
+        continue
+    if len(steps) >= 10:
+        first = sum(s["reward"] for s in steps[:5]) / 5
+        last = sum(s["reward"] for s in steps[-5:]) / 5
+        rows.append(f"| ({n[3:]}) | {len(steps)} | {first:.3f} | {last:.3f} |")
+if rows:
+    print("### RL reward on the training stream\n")
+    print("| arm | steps | first 5 | last 5 |\n|---|---|---|---|")
+    print("\n".join(rows))

@@ -79,6 +79,7 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
   auto noise = step_normal(c, step, rank, kRollout, {N, 3, S, S}, device);
   Rollouts r;
   const bool sde = c.rl_loss == "grpo";
+  const Solver solver = solver_from_name(c.rl_rollout_solver, "rl.rollout_solver");
   const int K = static_cast<int>(sigmas.size()) - 1;
   std::vector<at::Tensor> x0s;
   std::vector<std::vector<at::Tensor>> xs(K + 1), lps(K);
@@ -89,7 +90,7 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
     Conditioning cond = condition_on(m, b.source.narrow(0, i, n) * 2 - 1, b.mask.narrow(0, i, n), prompts_of(b, i, n), g);
     at::Tensor x = noise.narrow(0, i, n);
     if (!sde) {
-      x0s.push_back(sample(m, x, sigmas, cond, g, nullptr, solver_from_name(c.rl_rollout_solver, "rl.rollout_solver")));
+      x0s.push_back(sample(m, x, sigmas, cond, g, nullptr, solver));
       continue;
     }
     // Flow-GRPO: SDE steps with fresh noise, keeping states and log-probs.
