@@ -62,12 +62,12 @@ at::Tensor euler_step(const at::Tensor &x, const at::Tensor &v, double sigma, do
 }
 
 SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double sigma_next, double a,
-                 const std::optional<at::Tensor> &noise, const std::optional<at::Tensor> &x_next) {
-  // σ = 1 would divide by zero in sqrt(t / (1 − t)); Flow-GRPO evaluates the
-  // noise level at the first step's σ just below 1 the same way.
-  const double t = std::min(sigma, 1.0 - 1e-3);
+                 double sigma_one, const std::optional<at::Tensor> &noise, const std::optional<at::Tensor> &x_next) {
+  const double t = sigma;
+  const double below_one = t >= 1.0 ? sigma_one : t;
+  if (!(below_one < 1.0 && t > 0.0)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "sde_step: σ must be in (0, 1) or 1 with σ_1 < 1");
   const double dt = sigma_next - sigma;
-  const double st = a * std::sqrt(t / (1.0 - t));
+  const double st = a * std::sqrt(t / (1.0 - below_one));
   SdeStep out;
   out.mean = x * (1.0 + st * st * dt / (2.0 * t)) + v * (1.0 + st * st * (1.0 - t) / (2.0 * t)) * dt;
   out.std = st * std::sqrt(-dt);

@@ -66,6 +66,8 @@ at::Tensor euler_step(const at::Tensor &x, const at::Tensor &v, double sigma, do
 // One Flow-GRPO SDE step (σ_t = a·sqrt(t / (1 − t)), dt = σ_next − σ < 0):
 //   μ = x·(1 + σ_t²·dt / (2t)) + v·(1 + σ_t²·(1 − t) / (2t))·dt
 //   x_next = μ + σ_t·sqrt(−dt)·ε
+// At t = 1 the noise level would be infinite; as in Flow-GRPO it is
+// a·sqrt(1 / (1 − σ_1)), with σ_1 (`sigma_one`) the schedule's second σ.
 // `noise` is ε; when `x_next` is given, its log-probability is computed
 // instead of a new sample (the ratio of PPO-style losses).
 struct SdeStep {
@@ -75,7 +77,7 @@ struct SdeStep {
   at::Tensor log_prob;  // (B,) mean over pixels of the Gaussian log-density
 };
 SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double sigma_next,
-                 double a, const std::optional<at::Tensor> &noise,
+                 double a, double sigma_one, const std::optional<at::Tensor> &noise,
                  const std::optional<at::Tensor> &x_next = std::nullopt);
 
 // Returns false to stop: solve() then throws COCOEDIT_ERR_CANCELLED.

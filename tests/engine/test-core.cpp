@@ -227,7 +227,7 @@ static void test_sde_step() {
   auto x = seeded_noise(1, {2, 3, 4, 4}, at::kCPU);
   auto v = seeded_noise(2, {2, 3, 4, 4}, at::kCPU);
   auto eps = seeded_noise(3, {2, 3, 4, 4}, at::kCPU);
-  auto s = sde_step(x, v, 0.8, 0.7, 0.7, eps);
+  auto s = sde_step(x, v, 0.8, 0.7, 0.7, 0.9, eps);
   const double t = 0.8, dt = -0.1, st = 0.7 * std::sqrt(t / (1 - t));
   auto mean = x * (1 + st * st * dt / (2 * t)) + v * (1 + st * st * (1 - t) / (2 * t)) * dt;
   g_assert_true(at::allclose(s.mean, mean, 1e-6, 1e-6));
@@ -235,11 +235,15 @@ static void test_sde_step() {
   auto expect = (-eps.pow(2) / 2 - std::log(s.std) - 0.5 * std::log(2 * M_PI)).flatten(1).mean(1);
   g_assert_true(at::allclose(s.log_prob, expect, 1e-5, 1e-5));
   // Re-evaluating the same x_next gives the same log-probability.
-  auto again = sde_step(x, v, 0.8, 0.7, 0.7, std::nullopt, s.x_next);
+  auto again = sde_step(x, v, 0.8, 0.7, 0.7, 0.9, std::nullopt, s.x_next);
   g_assert_true(at::allclose(again.log_prob, s.log_prob, 1e-6, 1e-6));
   // Without noise the step's mean approaches the Euler step as a → 0.
-  auto near_ode = sde_step(x, v, 0.8, 0.7, 1e-4, eps);
+  auto near_ode = sde_step(x, v, 0.8, 0.7, 1e-4, 0.9, eps);
   g_assert_true(at::allclose(near_ode.mean, euler_step(x, v, 0.8, 0.7), 1e-5, 1e-5));
+  // From σ = 1 the noise level is Flow-GRPO's a·sqrt(1 / (1 − σ_1)), not infinite.
+  auto first = sde_step(x, v, 1.0, 0.9, 0.7, 0.9, eps);
+  g_assert_cmpfloat(std::fabs(first.std - 0.7 * std::sqrt(1.0 / 0.1) * std::sqrt(0.1)), <, 1e-9);
+  g_assert_true(first.mean.isfinite().all().item<bool>());
 }
 
 static void test_tokenize() {

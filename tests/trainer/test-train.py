@@ -98,12 +98,16 @@ def sft_rl(d):
     check("rl draws a rollout grid", os.path.exists(os.path.join(rl, "rl-rollouts-40.png")))
     check("rl exports an engine model", os.path.exists(os.path.join(rl, "model", "config.json")))
 
-    # LoRA and Flow-GRPO run on the same data (two steps each).
+    # LoRA (with the blocks recomputed in backward, the case where no block
+    # input needs a gradient) and Flow-GRPO run on the same data (two steps each).
     lora = os.path.join(d, "rl-lora")
     train("rl", lora, "model.init=" + json.dumps(os.path.join(out, "model")), "optim.steps=2",
           "rl.prompts=2", "rl.group=4", "rl.rollout_steps=3", "rl.train_timesteps=2", "lora.rank=4",
-          "lora.alpha=8", "reward.edit=\"reference\"")
+          "lora.alpha=8", "reward.edit=\"reference\"", "optim.recompute=\"on\"", "rl.group_std_min=0")
     check("rl with LoRA writes the adapter file", os.path.exists(os.path.join(lora, "lora.safetensors")))
+    lora_steps = metrics(os.path.join(lora, "metrics-rl.jsonl"))
+    check("rl with LoRA and recomputation has gradients",
+          len(lora_steps) == 2 and all(r["grad_norm"] > 0 for r in lora_steps), lora_steps)
     grpo = os.path.join(d, "rl-grpo")
     train("rl", grpo, "model.init=" + json.dumps(os.path.join(out, "model")), "optim.steps=2",
           "rl.prompts=2", "rl.group=4", "rl.rollout_steps=3", "rl.train_timesteps=2", "rl.loss=\"grpo\"",
@@ -198,6 +202,8 @@ def bad_input(d):
     fails("missing dataset", "sft", ["data.source=\"dataset\"", "data.path=\"/nonexistent/data\""], "/nonexistent/data")
     fails("unknown setting", "sft", ["optim.learning_rate=1"], "optim.learning_rate")
     fails("rl without a base", "rl", [], "model.init")
+    fails("unknown rollout solver", "rl", ["rl.rollout_solver=\"heun\""], "rl.rollout_solver")
+    fails("unknown recompute mode", "sft", ["optim.recompute=\"sometimes\""], "optim.recompute")
     # A checkpoint of another architecture: a model of the base config given to a run of the tiny one.
     other = os.path.join(d, "other")
     subprocess.run([os.environ["COCOEDIT_CLI"], "init-model", "--config", CONFIG, "-o", other], check=True)

@@ -6,7 +6,7 @@ import sys
 
 names = sys.argv[1:] or ["sft", "rl-a", "rl-b", "rl-c"]
 labels = {"sft": "SFT base", "rl-a": "RL (a) edit reward only", "rl-b": "RL (b) edit + pixel",
-          "rl-c": "RL (c) CoCoEdit: edit + pixel + regularizer", "rl-d": "RL (d) (c) with Flow-GRPO"}
+          "rl-c": "RL (c) CoCoEdit: edit + pixel + regularizer", "rl-d": "RL (d) (b) with Flow-GRPO"}
 cols = ["nonedit_psnr", "nonedit_ssim", "edit_psnr", "edit_ssim", "reward_edit", "success_rate"]
 data = {}
 for n in names:

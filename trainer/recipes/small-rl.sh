@@ -3,7 +3,7 @@
 #   a  editing reward only (the Edit-R1 setting)
 #   b  editing + pixel reward
 #   c  editing + pixel reward + region regularizer (CoCoEdit)   ← shipped
-#   d  c with Flow-GRPO's loss instead of NFT
+#   d  b with Flow-GRPO's loss instead of NFT (the regularizer is NFT's)
 #   trainer/recipes/small-rl.sh [BUILD_DIR] [ARMS, default "c a b d"]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -98,7 +98,7 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
     for (int k = 0; k < K; k++) {
       auto v = guided_velocity(m, x, sigmas[k], cond, g);
       auto eps = step_normal(c, step, rank, 1000 + k, {n, 3, S, S}, device);
-      auto st = sde_step(x, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, eps);
+      auto st = sde_step(x, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], eps);
       x = st.x_next;
       xs[k + 1].push_back(x);
       lps[k].push_back(st.log_prob);
@@ -319,12 +319,13 @@ void run_rl(const TrainConfig &c, bool resume) {
             l_kl += kl.item<double>() * share;
           } else {
             auto x_next = roll.xs[k + 1].narrow(0, i, n);
-            auto now = sde_step(x_t, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, std::nullopt, x_next);
+            auto now = sde_step(x_t, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], std::nullopt, x_next);
             auto pol = grpo_policy_loss(now.log_prob, roll.logps[k].narrow(0, i, n), adv.narrow(0, i, n), vmb, c.rl_grpo_clip);
             loss = pol;
             l_pol += pol.item<double>() * share;
             if (c.rl_grpo_kl > 0) {
-              auto mean_ref = sde_step(x_t, v_ref, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, std::nullopt, x_next).mean;
+              auto mean_ref =
+                  sde_step(x_t, v_ref, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], std::nullopt, x_next).mean;
               auto kl = c.rl_grpo_kl * masked_mean(grpo_kl(now.mean, mean_ref, now.std), vmb);
               loss = loss + kl;
               l_kl += kl.item<double>() * share;
