@@ -15,6 +15,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -73,8 +74,20 @@ report_progress (int   step,
   return ! interrupted;
 }
 
-/* The default model: $COCOEDIT_MODEL, else the one installed with the
- * package, else (running from a build tree) the one in the source tree. */
+/* True for the binary in the build tree (not an installed copy). */
+static gboolean
+running_from_build_tree (void)
+{
+  g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree gchar *dir = exe ? g_path_get_dirname (exe) : NULL;
+  g_autofree gchar *build = realpath (COCOEDIT_BUILD_DIR, NULL);
+
+  return dir && build && strcmp (dir, build) == 0;
+}
+
+/* The default model: $COCOEDIT_MODEL; else, for the build tree's binary,
+ * the source tree's (an installed copy may be older); else the one
+ * installed with the package, falling back to the source tree's. */
 static const gchar *
 default_model (void)
 {
@@ -83,7 +96,7 @@ default_model (void)
 
   if (env && *env)
     return env;
-  if (g_file_test (installed, G_FILE_TEST_EXISTS))
+  if (! running_from_build_tree () && g_file_test (installed, G_FILE_TEST_EXISTS))
     return COCOEDIT_DEFAULT_MODEL_DIR;
   return COCOEDIT_SOURCE_MODEL_DIR;
 }

@@ -18,7 +18,8 @@ env = {k: v for k, v in os.environ.items() if k != "COCOEDIT_MODEL"}
 info = subprocess.run([CLI, "info", "--json"], capture_output=True, text=True, env=env)
 assert info.returncode == 0, info.stderr
 meta = json.loads(info.stdout)
-assert meta["path"].endswith("models/default"), meta["path"]
+# The build tree's command uses the source tree's model, not an older installed copy.
+assert os.path.realpath(meta["path"]) == os.path.realpath(os.path.join(SRC, "data/models/default")), meta["path"]
 print("default model:", meta["name"], meta["parameters"], "parameters")
 
 with tempfile.TemporaryDirectory() as d:
