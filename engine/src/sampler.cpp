@@ -65,7 +65,8 @@ SdeStep sde_step(const at::Tensor &x, const at::Tensor &v, double sigma, double 
                  double sigma_one, const std::optional<at::Tensor> &noise, const std::optional<at::Tensor> &x_next) {
   const double t = sigma;
   const double below_one = t >= 1.0 ? sigma_one : t;
-  if (!(below_one < 1.0 && t > 0.0)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "sde_step: σ must be in (0, 1) or 1 with σ_1 < 1");
+  if (!(below_one < 1.0 && t > 0.0))
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, "sde_step: σ must be in (0, 1), or 1 with σ_1 < 1");
   const double dt = sigma_next - sigma;
   const double st = a * std::sqrt(t / (1.0 - below_one));
   SdeStep out;

@@ -229,6 +229,8 @@ webp_load (const gchar    *path,
   return TRUE;
 }
 
+typedef gboolean (*Loader) (const gchar *, const guint8 *, gsize, gboolean, CocoeditPixels *, GError **);
+
 static gboolean
 load_any (const gchar    *path,
           gboolean        header_only,
@@ -241,6 +243,7 @@ load_any (const gchar    *path,
   GError       *local = NULL;
   const guint8 *data;
   gsize         len;
+  Loader        load = NULL;
   gboolean      ok;
 
   g_return_val_if_fail (channels == 0 || channels == 1 || channels == 3 || channels == 4, FALSE);
@@ -256,11 +259,13 @@ load_any (const gchar    *path,
   len = g_mapped_file_get_length (map);
   switch (sniff (data, len))
     {
-    case KIND_PNG:  ok = png_load (path, data, len, TRUE, image, error); break;
-    case KIND_JPEG: ok = jpeg_load (path, data, len, TRUE, image, error); break;
-    case KIND_WEBP: ok = webp_load (path, data, len, TRUE, image, error); break;
-    default:        ok = fail_format (error, path, "not a PNG, JPEG or WebP image", NULL); break;
+    case KIND_PNG:  load = png_load; break;
+    case KIND_JPEG: load = jpeg_load; break;
+    case KIND_WEBP: load = webp_load; break;
+    default:        break;
     }
+  ok = load ? load (path, data, len, TRUE, image, error)
+            : fail_format (error, path, "not a PNG, JPEG or WebP image", NULL);
   /* The size is checked from the header, before anything is allocated. */
   if (ok && (image->width == 0 || image->height == 0))
     ok = fail_format (error, path, "the image is empty", NULL);
@@ -271,12 +276,7 @@ load_any (const gchar    *path,
       ok = FALSE;
     }
   if (ok && ! header_only)
-    switch (sniff (data, len))
-      {
-      case KIND_PNG:  ok = png_load (path, data, len, FALSE, image, error); break;
-      case KIND_JPEG: ok = jpeg_load (path, data, len, FALSE, image, error); break;
-      default:        ok = webp_load (path, data, len, FALSE, image, error); break;
-      }
+    ok = load (path, data, len, FALSE, image, error);
   if (ok && ! header_only && channels && channels != image->channels)
     {
       guint8 *converted = convert_channels (image->pixels, (gsize) image->width * image->height,

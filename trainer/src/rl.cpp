@@ -60,11 +60,6 @@ struct Rollouts {
   std::vector<at::Tensor> logps;  // K of (N,)
 };
 
-// The instructions of samples [i, i + n) of a batch.
-std::vector<std::string> prompts_of(const Batch &b, int64_t i, int64_t n) {
-  return std::vector<std::string>(b.prompts.begin() + i, b.prompts.begin() + i + n);
-}
-
 std::optional<at::Tensor> model_mask(EditModelImpl &m, const at::Tensor &mask) {
   if (!m.config.mask_channel) return std::nullopt;
   return mask;
@@ -87,7 +82,8 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
     const int64_t n = std::min(mb, N - i);
     Guidance g;
     g.text = c.rl_rollout_guidance;
-    Conditioning cond = condition_on(m, b.source.narrow(0, i, n) * 2 - 1, b.mask.narrow(0, i, n), prompts_of(b, i, n), g);
+    Conditioning cond =
+        condition_on(m, b.source.narrow(0, i, n) * 2 - 1, b.mask.narrow(0, i, n), prompts_of(b, i, n), g);
     at::Tensor x = noise.narrow(0, i, n);
     if (!sde) {
       x0s.push_back(sample(m, x, sigmas, cond, g, nullptr, solver));

@@ -150,7 +150,8 @@ void checkpoint_if_due(const TrainConfig &c, const RunState &state, const Checkp
 void skip_nonfinite_step(RunState &state, const TrainConfig &c, int rank, const std::string &what) {
   state.step++;
   if (++state.nonfinite_in_row >= c.log_max_nonfinite)
-    fail(COCOEDIT_ERR_INTERNAL, "stopping: " + std::to_string(state.nonfinite_in_row) + " steps in a row had a non-finite " + what);
+    fail(COCOEDIT_ERR_INTERNAL,
+         "stopping: " + std::to_string(state.nonfinite_in_row) + " steps in a row had a non-finite " + what);
   say(rank, "step " + std::to_string(state.step) + ": non-finite " + what + ", step skipped");
 }
 

@@ -172,4 +172,8 @@ Batch stack(const std::vector<Sample> &samples, const at::Device &device) {
   return b;
 }
 
+std::vector<std::string> prompts_of(const Batch &b, int64_t i, int64_t n) {
+  return std::vector<std::string>(b.prompts.begin() + i, b.prompts.begin() + i + n);
+}
+
 }  // namespace cocoedit::train

@@ -47,5 +47,7 @@ struct Batch {
   std::vector<std::string> prompts, ids, edit_types, langs;
 };
 Batch stack(const std::vector<Sample> &samples, const at::Device &device);
+// The instructions of samples [i, i + n) of a batch.
+std::vector<std::string> prompts_of(const Batch &b, int64_t i, int64_t n);
 
 }  // namespace cocoedit::train

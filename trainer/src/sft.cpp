@@ -34,8 +34,8 @@ void preview(Reporter &rep, EditModelImpl &model, const Batch &b, const TrainCon
   at::NoGradGuard no_grad;
   const ModelConfig &mc = model.config;
   const int64_t n = std::min<int64_t>(4, b.source.size(0));
-  Conditioning cond = condition_on(model, b.source.narrow(0, 0, n) * 2 - 1, b.mask.narrow(0, 0, n),
-                                   std::vector<std::string>(b.prompts.begin(), b.prompts.begin() + n), Guidance{});
+  Conditioning cond =
+      condition_on(model, b.source.narrow(0, 0, n) * 2 - 1, b.mask.narrow(0, 0, n), prompts_of(b, 0, n), Guidance{});
   const int64_t S = b.source.size(2), tokens = (S / mc.patch_size) * (S / mc.patch_size);
   auto sigmas = sigma_schedule(mc.default_steps, resolution_shift(mc, tokens));
   auto x = step_normal(c, 0, 0, kPreview, {n, 3, S, S}, device);
