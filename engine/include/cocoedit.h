@@ -40,7 +40,7 @@ extern "C" {
 #  define COCOEDIT_API
 #endif
 
-#define COCOEDIT_API_VERSION 1
+#define COCOEDIT_API_VERSION 2
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -104,14 +104,24 @@ typedef struct cocoedit_open_params {
   int n_threads;          /* CPU threads for libtorch; 0 = all cores       */
   const char *lora_path;  /* optional LoRA safetensors to merge at load    */
   float lora_scale;       /* multiplier of the LoRA delta (default 1)      */
+  const char *family;     /* NULL: detected from the files; "cocoedit" or
+                             "flux-kontext" to override                    */
+  const char *dtype;      /* NULL: as stored (bf16 for FLUX.1 Kontext);
+                             "float32" or "bfloat16"                        */
 } cocoedit_open_params;
 
 COCOEDIT_API cocoedit_open_params cocoedit_open_default_params (void);
 
-/* Opens the model in `model_dir`: a directory holding `config.json` and the
- * weights, either `model.safetensors` or shards listed in
- * `model.safetensors.index.json`.  Every header field, offset and shape is
- * checked against the config before any weight is used. */
+/* Opens the model at `model_dir`, of one of these families (detected from
+ * the files, or named by params->family):
+ * - "cocoedit": the project's own models, a folder holding `config.json`
+ *   and the weights, either `model.safetensors` or shards listed in
+ *   `model.safetensors.index.json`;
+ * - "flux-kontext": FLUX.1 Kontext [dev] as users download it, the diffusers
+ *   folder (`model_index.json`, `transformer/`, `vae/`, `text_encoder/`,
+ *   `text_encoder_2/`, `tokenizer/`, `tokenizer_2/`).
+ * Every header field, offset and shape is checked before any weight is
+ * used; a folder that is not complete gets an error naming what is missing. */
 COCOEDIT_API cocoedit_status cocoedit_model_open (const char                 *model_dir,
                                                   const cocoedit_open_params *params,
                                                   cocoedit_model            **out_model,
@@ -146,11 +156,26 @@ typedef struct cocoedit_model_info {
   int default_steps;
   float default_guidance;
   bool has_mask_channel;
+  char family[32];         /* "cocoedit" or "flux-kontext"                   */
+  int n_components;        /* see cocoedit_model_get_component              */
 } cocoedit_model_info;
+
+typedef struct cocoedit_component_info {
+  char role[32];           /* "transformer", "vae", "text_encoder", ...      */
+  char kind[32];           /* "flux", "flux-ae", "clip-text", "t5-encoder"   */
+  char dtype[16];          /* dtype its weights run in                        */
+  int64_t n_parameters;
+} cocoedit_component_info;
 
 COCOEDIT_API cocoedit_status cocoedit_model_get_info (const cocoedit_model *model,
                                                       cocoedit_model_info  *info,
                                                       cocoedit_error       *err);
+
+/* The `index`-th loaded component of `model` (0 <= index < n_components). */
+COCOEDIT_API cocoedit_status cocoedit_model_get_component (const cocoedit_model     *model,
+                                                           int                       index,
+                                                           cocoedit_component_info  *info,
+                                                           cocoedit_error           *err);
 
 /* ---- editing --------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "checkpoint.h"
+#include "cocoedit_pipeline.h"
 #include "edit.h"
 #include "error.h"
 #include "lora.h"
@@ -24,8 +25,7 @@
 using namespace cocoedit;
 
 struct cocoedit_model {
-  EditModel net{nullptr};
-  at::Device device{at::kCPU};
+  std::unique_ptr<Pipeline> pipe;  // weights only: edits keep their state to themselves
   int n_threads = 1;
   std::string device_name;
 };
@@ -98,18 +98,32 @@ std::string describe_device(const at::Device &d, int n_threads) {
 #endif
 }
 
-cocoedit_model *make_model(const cocoedit_open_params &p, const std::function<EditModel(const at::Device &)> &build) {
+cocoedit_model *make_model(const cocoedit_open_params &p,
+                           const std::function<std::unique_ptr<Pipeline>(const at::Device &)> &build) {
   if (p.n_threads < 0) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
   auto m = std::make_unique<cocoedit_model>();
-  m->device = pick_device(p.device);
+  const at::Device device = pick_device(p.device);
   m->n_threads = configure_threads(p.n_threads);
-  m->net = build(m->device);
+  m->pipe = build(device);
   if (p.lora_path && *p.lora_path) {
     if (!std::isfinite(p.lora_scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "lora_scale is not a finite number");
-    merge_lora_file(*m->net, p.lora_path, p.lora_scale);
+    EditModelImpl *net = m->pipe->cocoedit_model();
+    if (!net)
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA files are not yet supported for " + m->pipe->info().family +
+                                              " models (only for CoCoEdit models)");
+    merge_lora_file(*net, p.lora_path, p.lora_scale);
   }
-  m->device_name = describe_device(m->device, m->n_threads);
+  m->device_name = describe_device(device, m->n_threads);
   return m.release();
+}
+
+// The project's own model inside `m`, or an error saying what needs one.
+EditModelImpl &own_model(cocoedit_model *m, const char *what) {
+  EditModelImpl *net = m->pipe->cocoedit_model();
+  if (!net)
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, std::string(what) + " works on CoCoEdit models, not on " +
+                                            m->pipe->info().family + " models");
+  return *net;
 }
 
 void require_out(void *out, const char *what) {
@@ -143,6 +157,8 @@ cocoedit_open_params cocoedit_open_default_params(void) {
   p.n_threads = 0;
   p.lora_path = nullptr;
   p.lora_scale = 1.0f;
+  p.family = nullptr;
+  p.dtype = nullptr;
   return p;
 }
 
@@ -153,7 +169,10 @@ cocoedit_status cocoedit_model_open(const char *model_dir, const cocoedit_open_p
     *out_model = nullptr;
     if (!model_dir || !*model_dir) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no model directory given");
     auto p = versioned(params, cocoedit_open_default_params(), "open params");
-    *out_model = make_model(p, [&](const at::Device &d) { return load_model(model_dir, d); });
+    OpenOptions options;
+    options.family = p.family ? p.family : "";
+    options.dtype = p.dtype ? p.dtype : "";
+    *out_model = make_model(p, [&](const at::Device &d) { return open_pipeline(model_dir, options, d); });
   });
 }
 
@@ -166,7 +185,9 @@ cocoedit_status cocoedit_model_create_random(const char *config_path, uint64_t s
     if (!config_path || !*config_path) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no config file given");
     auto p = versioned(params, cocoedit_open_default_params(), "open params");
     const ModelConfig config = config_from_file(config_path);
-    *out_model = make_model(p, [&](const at::Device &d) { return create_model(config, seed, d); });
+    *out_model = make_model(p, [&](const at::Device &d) {
+      return std::make_unique<CocoeditPipeline>(create_model(config, seed, d), d);
+    });
   });
 }
 
@@ -175,7 +196,7 @@ cocoedit_status cocoedit_model_save(cocoedit_model *model, const char *model_dir
   return guarded(err, [&] {
     require_out(model, "model");
     if (!model_dir || !*model_dir) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no model directory given");
-    save_model(*model->net, model_dir, max_shard_bytes);
+    save_model(own_model(model, "saving"), model_dir, max_shard_bytes);
   });
 }
 
@@ -186,18 +207,38 @@ cocoedit_status cocoedit_model_get_info(const cocoedit_model *model, cocoedit_mo
   return guarded(err, [&] {
     require_out(const_cast<cocoedit_model *>(model), "model");
     require_out(info, "info");
-    const ModelConfig &c = model->net->config;
+    const PipelineInfo &c = model->pipe->info();
     std::memset(info, 0, sizeof *info);
     g_strlcpy(info->name, c.name.c_str(), sizeof info->name);
     g_strlcpy(info->architecture, c.architecture.c_str(), sizeof info->architecture);
     g_strlcpy(info->device, model->device_name.c_str(), sizeof info->device);
-    g_strlcpy(info->dtype, "float32", sizeof info->dtype);
-    info->n_parameters = model->net->parameter_count();
-    info->working_size = c.image_size;
-    info->patch_size = c.patch_size;
+    g_strlcpy(info->dtype, c.dtype.c_str(), sizeof info->dtype);
+    info->n_parameters = c.n_parameters;
+    info->working_size = c.working_size;
+    info->patch_size = c.granularity;
     info->default_steps = c.default_steps;
     info->default_guidance = static_cast<float>(c.default_guidance);
     info->has_mask_channel = c.mask_channel;
+    g_strlcpy(info->family, c.family.c_str(), sizeof info->family);
+    info->n_components = static_cast<int>(c.components.size());
+  });
+}
+
+cocoedit_status cocoedit_model_get_component(const cocoedit_model *model, int index,
+                                             cocoedit_component_info *info, cocoedit_error *err) {
+  return guarded(err, [&] {
+    require_out(const_cast<cocoedit_model *>(model), "model");
+    require_out(info, "info");
+    const auto &components = model->pipe->info().components;
+    if (index < 0 || index >= static_cast<int>(components.size()))
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "component index " + std::to_string(index) + " is out of range (0.." +
+                                              std::to_string(components.size()) + ")");
+    const ComponentInfo &c = components[static_cast<size_t>(index)];
+    std::memset(info, 0, sizeof *info);
+    g_strlcpy(info->role, c.role.c_str(), sizeof info->role);
+    g_strlcpy(info->kind, c.kind.c_str(), sizeof info->kind);
+    g_strlcpy(info->dtype, c.dtype.c_str(), sizeof info->dtype);
+    info->n_parameters = c.n_parameters;
   });
 }
 
@@ -239,7 +280,7 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
     g_free(trimmed);
     if (empty) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the instruction is empty");
 
-    const ModelConfig &c = model->net->config;
+    const PipelineInfo &c = model->pipe->info();
     EditRequest req;
     req.prompt = p.prompt;
     req.seed = p.seed;
@@ -249,14 +290,13 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
     if (!std::isfinite(g) || g > 50 || !std::isfinite(p.image_guidance) || p.image_guidance < 0 ||
         p.image_guidance > 50)
       fail(COCOEDIT_ERR_INVALID_ARGUMENT, "guidance scales must be in 0..50");
-    // A guidance-distilled model takes the scale as an input; others run CFG.
-    if (c.guidance_embed) req.guidance.embedded = g;
-    else req.guidance.text = g;
-    req.guidance.image = p.image_guidance;
+    req.guidance = g;
+    req.image_guidance = p.image_guidance;
     if (!(p.strength > 0.0f && p.strength <= 1.0f)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "strength must be in (0, 1]");
     req.strength = p.strength;
-    if (p.working_size != 0 && (p.working_size < c.patch_size || p.working_size > 4096))
-      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "working_size must be 0 or in patch_size..4096");
+    if (p.working_size != 0 && (p.working_size < c.granularity || p.working_size > 4096))
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT,
+           "working_size must be 0 or in " + std::to_string(c.granularity) + "..4096");
     req.working_size = p.working_size;
     req.context_margin = p.context_margin;
     if (p.progress) {
@@ -265,7 +305,7 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
       req.on_step = [fn, ud](int step, int n) { return fn(step, n, ud); };
       if (!fn(0, req.steps, ud)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
     }
-    edit_image(*model->net, model->device, *source, mask, req, *output);
+    edit_image(*model->pipe, *source, mask, req, *output);
   });
 }
 

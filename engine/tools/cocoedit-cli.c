@@ -162,8 +162,31 @@ print_json (JsonBuilder *b)
 
 static void
 add_info (JsonBuilder               *b,
+          cocoedit_model            *model,
           const cocoedit_model_info *info)
 {
+  json_builder_set_member_name (b, "family");
+  json_builder_add_string_value (b, info->family);
+  json_builder_set_member_name (b, "components");
+  json_builder_begin_array (b);
+  for (int i = 0; i < info->n_components; i++)
+    {
+      cocoedit_component_info c;
+
+      if (cocoedit_model_get_component (model, i, &c, NULL) != COCOEDIT_OK)
+        continue;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "role");
+      json_builder_add_string_value (b, c.role);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, c.kind);
+      json_builder_set_member_name (b, "parameters");
+      json_builder_add_int_value (b, c.n_parameters);
+      json_builder_set_member_name (b, "dtype");
+      json_builder_add_string_value (b, c.dtype);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, info->name);
   json_builder_set_member_name (b, "architecture");
@@ -230,14 +253,23 @@ cmd_info (int    argc,
       json_builder_add_boolean_value (b, TRUE);
       json_builder_set_member_name (b, "path");
       json_builder_add_string_value (b, dir);
-      add_info (b, &info);
+      add_info (b, model, &info);
       json_builder_end_object (b);
       print_json (b);
     }
   else
     {
       printf ("model:         %s (%s)\n", info.name, dir);
+      printf ("family:        %s\n", info.family);
       printf ("architecture:  %s\n", info.architecture);
+      for (int i = 0; i < info.n_components; i++)
+        {
+          cocoedit_component_info c;
+
+          if (cocoedit_model_get_component (model, i, &c, NULL) == COCOEDIT_OK)
+            printf ("  %-14s %-12s %12" G_GINT64_FORMAT " parameters, %s\n",
+                    c.role, c.kind, c.n_parameters, c.dtype);
+        }
       printf ("parameters:    %" G_GINT64_FORMAT " (%.1f M)\n", info.n_parameters, info.n_parameters / 1e6);
       printf ("device:        %s\n", info.device);
       printf ("dtype:         %s\n", info.dtype);
@@ -294,6 +326,7 @@ cmd_edit (int    argc,
           char **argv)
 {
   g_autofree gchar *prompt = NULL, *mask_path = NULL, *out = NULL, *model_dir = NULL, *device = NULL;
+  g_autofree gchar *dtype = NULL, *family = NULL;
   gint64            seed = 0;
   gint              steps = 0, working_size = 0, margin = -1;
   gdouble           guidance = -1.0, image_guidance = 1.0, strength = 1.0;
@@ -304,6 +337,8 @@ cmd_edit (int    argc,
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Where to write the result (PNG)", "OUT.png" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory (default: $COCOEDIT_MODEL or the installed model)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu or cuda", "DEVICE" },
+    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "float32 or bfloat16 (default: as the weights are stored)", "DTYPE" },
+    { "family", 0, 0, G_OPTION_ARG_STRING, &family, "cocoedit or flux-kontext (default: detected)", "FAMILY" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (same seed, same result)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Sampler steps (0 = the model's default)", "N" },
     { "guidance", 'g', 0, G_OPTION_ARG_DOUBLE, &guidance, "Instruction guidance scale (default: the model's)", "G" },
@@ -337,6 +372,8 @@ cmd_edit (int    argc,
     return usage_error ("edit needs --prompt and --output");
   if (! parse_device (device, &oparams.device))
     return usage_error ("--device must be auto, cpu or cuda");
+  oparams.dtype = dtype;
+  oparams.family = family;
   if (seed < 0)
     return usage_error ("--seed must not be negative");
 

@@ -1,0 +1,398 @@
+// flux_weights.cpp — BFL and diffusers FLUX transformer files into BFL's
+// tensors (see flux_weights.h).  Key map: diffusers' own converter
+// (single_file_utils.py convert_flux_transformer_checkpoint_to_diffusers),
+// read backwards.
+#include "flux/flux_weights.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "error.h"
+#include "safetensors.h"
+
+namespace cocoedit {
+namespace flux {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t> &s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); i++) o << (i ? ", " : "") << s[i];
+  o << "]";
+  return o.str();
+}
+
+std::string join(const std::string &dir, const std::string &name) {
+  gchar *p = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+  std::string s(p);
+  g_free(p);
+  return s;
+}
+
+bool starts_with(const std::string &s, const std::string &prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+struct ParserDeleter {
+  void operator()(JsonParser *p) const { g_object_unref(p); }
+};
+
+// Parses a JSON file of at most `limit` bytes; the root must be an object.
+// The parser owns the returned object.
+JsonObject *read_json_object(const std::string &path, size_t limit, std::unique_ptr<JsonParser, ParserDeleter> &parser) {
+  GStatBuf st;
+  if (g_stat(path.c_str(), &st) != 0) fail(COCOEDIT_ERR_IO, path + ": cannot be read (missing?)");
+  if (static_cast<uint64_t>(st.st_size) > limit)
+    fail(COCOEDIT_ERR_FORMAT, path + ": too large for a JSON file of this kind (" + std::to_string(st.st_size) +
+                                  " bytes)");
+  gchar *text = nullptr;
+  gsize len = 0;
+  GError *error = nullptr;
+  if (!g_file_get_contents(path.c_str(), &text, &len, &error)) {
+    std::string msg = error->message;
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_IO, path + ": " + msg);
+  }
+  parser.reset(json_parser_new());
+  bool ok = json_parser_load_from_data(parser.get(), text, static_cast<gssize>(len), &error);
+  g_free(text);
+  if (!ok) {
+    std::string msg = error->message;
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_FORMAT, path + ": not valid JSON: " + msg);
+  }
+  JsonNode *root = json_parser_get_root(parser.get());
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) fail(COCOEDIT_ERR_FORMAT, path + ": the top level is not an object");
+  return json_node_get_object(root);
+}
+
+// An integer member of a config, or `fallback` when absent.
+int64_t get_int(JsonObject *o, const char *name, int64_t fallback, const std::string &path) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || JSON_NODE_HOLDS_NULL(n)) return fallback;
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+    fail(COCOEDIT_ERR_FORMAT, path + ": \"" + name + "\" must be an integer");
+  return json_node_get_int(n);
+}
+
+// A safetensors tensor and the file holding it.
+struct Source {
+  const SafetensorsFile *file;
+  const TensorEntry *entry;
+};
+
+// The weight files of a diffusers folder, opened and indexed by tensor name.
+struct DiffusersFiles {
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, Source> tensors;
+};
+
+void open_diffusers_files(const std::string &dir, DiffusersFiles &out) {
+  const std::string index_path = join(dir, "diffusion_pytorch_model.safetensors.index.json");
+  const std::string single_path = join(dir, "diffusion_pytorch_model.safetensors");
+  if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
+    std::unique_ptr<JsonParser, ParserDeleter> parser;
+    JsonObject *root = read_json_object(index_path, 64u << 20, parser);
+    JsonNode *wm = json_object_get_member(root, "weight_map");
+    if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) fail(COCOEDIT_ERR_FORMAT, index_path + ": missing \"weight_map\" object");
+    JsonObject *m = json_node_get_object(wm);
+    std::map<std::string, std::string> where;  // tensor -> shard file name
+    std::vector<std::string> shards;
+    GList *names = json_object_get_members(m);
+    for (GList *l = names; l; l = l->next) {
+      const std::string tensor = static_cast<const char *>(l->data);
+      JsonNode *v = json_object_get_member(m, tensor.c_str());
+      const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
+                             ? json_node_get_string(v) : nullptr;
+      // Shards must lie in the folder itself: no paths, no "..".
+      if (!file || !*file || strchr(file, '/') || strchr(file, '\\') || !strcmp(file, ".") || !strcmp(file, "..")) {
+        g_list_free(names);
+        fail(COCOEDIT_ERR_FORMAT, index_path + ": weight_map entry for \"" + tensor +
+                                      "\" is not a file name in the model folder");
+      }
+      where[tensor] = file;
+      if (std::find(shards.begin(), shards.end(), file) == shards.end()) shards.push_back(file);
+    }
+    g_list_free(names);
+    if (shards.empty()) fail(COCOEDIT_ERR_FORMAT, index_path + ": the weight_map is empty");
+    for (const auto &shard : shards) {
+      out.files.push_back(std::make_unique<SafetensorsFile>(join(dir, shard)));
+      const SafetensorsFile *f = out.files.back().get();
+      for (const auto &e : f->entries()) {
+        auto it = where.find(e.name);
+        if (it == where.end() || it->second != shard)
+          fail(COCOEDIT_ERR_FORMAT, f->path() + ": tensor \"" + e.name + "\" is not listed for this shard by " +
+                                        index_path);
+        if (out.tensors.count(e.name)) fail(COCOEDIT_ERR_FORMAT, f->path() + ": tensor \"" + e.name + "\" appears twice");
+        out.tensors[e.name] = {f, &e};
+      }
+    }
+    for (const auto &kv : where)
+      if (!out.tensors.count(kv.first))
+        fail(COCOEDIT_ERR_FORMAT, index_path + ": lists tensor \"" + kv.first + "\" in " + kv.second +
+                                      ", which does not hold it");
+  } else if (g_file_test(single_path.c_str(), G_FILE_TEST_EXISTS)) {
+    out.files.push_back(std::make_unique<SafetensorsFile>(single_path));
+    for (const auto &e : out.files.back()->entries()) out.tensors[e.name] = {out.files.back().get(), &e};
+  } else {
+    fail(COCOEDIT_ERR_IO, "flux: \"" + dir + "\" has neither diffusion_pytorch_model.safetensors nor "
+                          "diffusion_pytorch_model.safetensors.index.json");
+  }
+}
+
+// Diffusers name(s) of one BFL tensor.  `H`, `M`: hidden and MLP sizes.
+std::vector<DiffusersPiece> pieces_for(const std::string &bfl, int64_t H, int64_t M) {
+  auto one = [](const std::string &src) { return std::vector<DiffusersPiece>{{src, 0, -1}}; };
+  // The tensor suffix: "weight", "bias" or "scale".
+  const std::string suffix = bfl.substr(bfl.rfind('.') + 1);
+  static const std::vector<std::pair<std::string, std::string>> top = {
+      {"img_in.", "x_embedder."},
+      {"time_in.in_layer.", "time_text_embed.timestep_embedder.linear_1."},
+      {"time_in.out_layer.", "time_text_embed.timestep_embedder.linear_2."},
+      {"guidance_in.in_layer.", "time_text_embed.guidance_embedder.linear_1."},
+      {"guidance_in.out_layer.", "time_text_embed.guidance_embedder.linear_2."},
+      {"vector_in.in_layer.", "time_text_embed.text_embedder.linear_1."},
+      {"vector_in.out_layer.", "time_text_embed.text_embedder.linear_2."},
+      {"txt_in.", "context_embedder."},
+      {"final_layer.linear.", "proj_out."},
+  };
+  for (const auto &r : top)
+    if (starts_with(bfl, r.first)) return one(r.second + bfl.substr(r.first.size()));
+  if (starts_with(bfl, "final_layer.adaLN_modulation.1.")) {
+    // BFL (shift, scale) is diffusers (scale, shift).
+    const std::string src = "norm_out.linear." + suffix;
+    return {{src, H, H}, {src, 0, H}};
+  }
+  auto block = [&](const std::string &from, const std::string &to, std::string &rest) -> bool {
+    if (!starts_with(bfl, from)) return false;
+    size_t dot = bfl.find('.', from.size());
+    rest = to + bfl.substr(from.size(), dot - from.size()) + ".";  // "<to>N."
+    return true;
+  };
+  std::string b;
+  if (block("double_blocks.", "transformer_blocks.", b)) {
+    const std::string local = bfl.substr(bfl.find('.', 14) + 1);  // after "double_blocks.N."
+    static const std::vector<std::pair<std::string, std::string>> renames = {
+        {"img_mod.lin.", "norm1.linear."},
+        {"txt_mod.lin.", "norm1_context.linear."},
+        {"img_attn.norm.query_norm.scale", "attn.norm_q.weight"},
+        {"img_attn.norm.key_norm.scale", "attn.norm_k.weight"},
+        {"txt_attn.norm.query_norm.scale", "attn.norm_added_q.weight"},
+        {"txt_attn.norm.key_norm.scale", "attn.norm_added_k.weight"},
+        {"img_attn.proj.", "attn.to_out.0."},
+        {"txt_attn.proj.", "attn.to_add_out."},
+        {"img_mlp.0.", "ff.net.0.proj."},
+        {"img_mlp.2.", "ff.net.2."},
+        {"txt_mlp.0.", "ff_context.net.0.proj."},
+        {"txt_mlp.2.", "ff_context.net.2."},
+    };
+    for (const auto &r : renames)
+      if (starts_with(local, r.first)) return one(b + r.second + local.substr(r.first.size()));
+    if (local == "img_attn.qkv." + suffix)
+      return {{b + "attn.to_q." + suffix, 0, H}, {b + "attn.to_k." + suffix, 0, H}, {b + "attn.to_v." + suffix, 0, H}};
+    if (local == "txt_attn.qkv." + suffix)
+      return {{b + "attn.add_q_proj." + suffix, 0, H},
+              {b + "attn.add_k_proj." + suffix, 0, H},
+              {b + "attn.add_v_proj." + suffix, 0, H}};
+  } else if (block("single_blocks.", "single_transformer_blocks.", b)) {
+    const std::string local = bfl.substr(bfl.find('.', 14) + 1);
+    static const std::vector<std::pair<std::string, std::string>> renames = {
+        {"linear2.", "proj_out."},
+        {"norm.query_norm.scale", "attn.norm_q.weight"},
+        {"norm.key_norm.scale", "attn.norm_k.weight"},
+        {"modulation.lin.", "norm.linear."},
+    };
+    for (const auto &r : renames)
+      if (starts_with(local, r.first)) return one(b + r.second + local.substr(r.first.size()));
+    if (local == "linear1." + suffix)
+      return {{b + "attn.to_q." + suffix, 0, H},
+              {b + "attn.to_k." + suffix, 0, H},
+              {b + "attn.to_v." + suffix, 0, H},
+              {b + "proj_mlp." + suffix, 0, M}};
+  }
+  fail(COCOEDIT_ERR_FORMAT, "flux: no diffusers name for \"" + bfl + "\"");  // a bug, not a file problem
+}
+
+}  // namespace
+
+std::vector<DiffusersSource> diffusers_layout(const FluxParams &p,
+                                              std::map<std::string, std::vector<int64_t>> *src_shapes) {
+  std::vector<DiffusersSource> out;
+  for (const auto &ns : flux_parameter_shapes(p)) {
+    DiffusersSource s{ns.first, ns.second, pieces_for(ns.first, p.hidden_size, p.mlp_hidden())};
+    for (auto &piece : s.pieces)
+      if (piece.rows < 0) piece.rows = ns.second[0];  // a plain rename: the whole tensor
+    if (src_shapes)
+      for (const auto &piece : s.pieces) {
+        auto shape = ns.second;
+        shape[0] = piece.src_row + piece.rows;
+        auto &known = (*src_shapes)[piece.src];
+        if (known.empty() || known[0] < shape[0]) known = shape;
+      }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+FluxParams read_diffusers_config(const std::string &path) {
+  std::unique_ptr<JsonParser, ParserDeleter> parser;
+  JsonObject *o = read_json_object(path, 1u << 20, parser);
+  JsonNode *cls = json_object_get_member(o, "_class_name");
+  if (cls && (!JSON_NODE_HOLDS_VALUE(cls) || json_node_get_value_type(cls) != G_TYPE_STRING ||
+              strcmp(json_node_get_string(cls), "FluxTransformer2DModel") != 0))
+    fail(COCOEDIT_ERR_FORMAT, path + ": \"_class_name\" is not \"FluxTransformer2DModel\"");
+  // FluxTransformer2DModel.__init__ defaults (transformer_flux.py).
+  if (get_int(o, "patch_size", 1, path) != 1)
+    fail(COCOEDIT_ERR_FORMAT, path + ": only patch_size 1 is supported (FLUX packs 2x2 latent patches itself)");
+  FluxParams p;
+  const int64_t heads = get_int(o, "num_attention_heads", 24, path);
+  const int64_t head_dim = get_int(o, "attention_head_dim", 128, path);
+  if (heads < 1 || head_dim < 1 || heads > (1 << 12) || head_dim > (1 << 16))
+    fail(COCOEDIT_ERR_FORMAT, path + ": num_attention_heads / attention_head_dim out of range");
+  p.num_heads = heads;
+  p.hidden_size = heads * head_dim;
+  p.in_channels = get_int(o, "in_channels", 64, path);
+  p.out_channels = get_int(o, "out_channels", p.in_channels, path);  // null means in_channels
+  p.depth = get_int(o, "num_layers", 19, path);
+  p.depth_single_blocks = get_int(o, "num_single_layers", 38, path);
+  p.context_in_dim = get_int(o, "joint_attention_dim", 4096, path);
+  p.vec_in_dim = get_int(o, "pooled_projection_dim", 768, path);
+  p.mlp_ratio = 4.0;  // fixed in diffusers
+  p.theta = 10000;
+  p.qkv_bias = true;
+  p.guidance_embed = false;
+  if (JsonNode *g = json_object_get_member(o, "guidance_embeds")) {
+    if (!JSON_NODE_HOLDS_VALUE(g) || json_node_get_value_type(g) != G_TYPE_BOOLEAN)
+      fail(COCOEDIT_ERR_FORMAT, path + ": \"guidance_embeds\" must be true or false");
+    p.guidance_embed = json_node_get_boolean(g);
+  }
+  if (JsonNode *a = json_object_get_member(o, "axes_dims_rope")) {
+    if (!JSON_NODE_HOLDS_ARRAY(a)) fail(COCOEDIT_ERR_FORMAT, path + ": \"axes_dims_rope\" must be a list");
+    JsonArray *arr = json_node_get_array(a);
+    if (json_array_get_length(arr) > 16) fail(COCOEDIT_ERR_FORMAT, path + ": \"axes_dims_rope\" is too long");
+    p.axes_dim.clear();
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+      JsonNode *e = json_array_get_element(arr, i);
+      if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_INT64)
+        fail(COCOEDIT_ERR_FORMAT, path + ": \"axes_dims_rope\" entries must be integers");
+      p.axes_dim.push_back(json_node_get_int(e));
+    }
+  }
+  p.validate(path);
+  return p;
+}
+
+WeightMap read_bfl_weights(const std::string &path, const FluxParams &params) {
+  params.validate(path);
+  SafetensorsFile f(path);
+  // ComfyUI saves the same keys under "model.diffusion_model.".
+  const std::string comfy = "model.diffusion_model.";
+  bool prefixed = !f.entries().empty();
+  for (const auto &e : f.entries()) prefixed = prefixed && starts_with(e.name, comfy);
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const auto &ns : flux_parameter_shapes(params)) expected[ns.first] = ns.second;
+  WeightMap out;
+  for (const auto &e : f.entries()) {
+    const std::string name = prefixed ? e.name.substr(comfy.size()) : e.name;
+    auto it = expected.find(name);
+    if (it == expected.end())
+      fail(COCOEDIT_ERR_FORMAT, path + ": unexpected tensor \"" + e.name + "\" (not part of a FLUX transformer "
+                                       "with these params; a file of another model or layout?)");
+    if (e.shape != it->second)
+      fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + e.name + "\" has shape " + shape_str(e.shape) +
+                                    " but the params need " + shape_str(it->second));
+    out[name] = f.read(e);
+  }
+  for (const auto &kv : expected)
+    if (!out.count(kv.first))
+      fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor \"" + kv.first + "\" " + shape_str(kv.second) +
+                                    " (a file of another model or params?)");
+  return out;
+}
+
+Flux load_flux_bfl(const std::string &path, const FluxParams &params) {
+  return Flux(params, read_bfl_weights(path, params), path);
+}
+
+namespace {
+
+// The diffusers tensors of `files` fused into BFL's names; `origin` names
+// the folder or file in errors.
+WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, const std::string &origin) {
+  std::map<std::string, std::vector<int64_t>> src_shapes;
+  auto layout = diffusers_layout(params, &src_shapes);
+
+  bool have_dtype = false;
+  at::ScalarType dtype = at::kFloat;
+  for (const auto &kv : files.tensors) {
+    const TensorEntry &e = *kv.second.entry;
+    auto it = src_shapes.find(kv.first);
+    if (it == src_shapes.end())
+      fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": unexpected tensor \"" + kv.first +
+                                    "\" (not part of a FluxTransformer2DModel with this config)");
+    if (e.shape != it->second)
+      fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": tensor \"" + kv.first + "\" has shape " +
+                                    shape_str(e.shape) + " but the config needs " + shape_str(it->second));
+    if (have_dtype && e.dtype != dtype)
+      fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": tensor \"" + kv.first + "\" is " +
+                                    dtype_name(e.dtype) + " but others are " + dtype_name(dtype) + " (mixed dtypes)");
+    dtype = e.dtype;
+    have_dtype = true;
+  }
+  for (const auto &kv : src_shapes)
+    if (!files.tensors.count(kv.first))
+      fail(COCOEDIT_ERR_FORMAT, origin + ": missing tensor \"" + kv.first + "\" " + shape_str(kv.second) +
+                                    " (a checkpoint of another model or config?)");
+
+  WeightMap out;
+  for (const auto &s : layout) {
+    if (s.pieces.size() == 1) {
+      const Source &src = files.tensors.at(s.pieces[0].src);
+      out[s.bfl_name] = src.file->read(*src.entry);
+      continue;
+    }
+    // Fused tensors are filled slice by slice, in the stored dtype.
+    at::Tensor t = at::empty(s.bfl_shape, at::TensorOptions().dtype(dtype));
+    int64_t row = 0;
+    for (const auto &piece : s.pieces) {
+      const Source &src = files.tensors.at(piece.src);
+      t.narrow(0, row, piece.rows).copy_(src.file->read(*src.entry).narrow(0, piece.src_row, piece.rows));
+      row += piece.rows;
+    }
+    out[s.bfl_name] = t;
+  }
+  return out;
+}
+
+}  // namespace
+
+WeightMap read_diffusers_weights(const std::string &dir, const FluxParams &params) {
+  params.validate(dir);
+  DiffusersFiles files;
+  open_diffusers_files(dir, files);
+  return fuse_diffusers(files, params, dir);
+}
+
+WeightMap read_diffusers_file(const std::string &path, const FluxParams &params) {
+  params.validate(path);
+  DiffusersFiles files;
+  files.files.push_back(std::make_unique<SafetensorsFile>(path));
+  for (const auto &e : files.files.back()->entries()) files.tensors[e.name] = {files.files.back().get(), &e};
+  return fuse_diffusers(files, params, path);
+}
+
+Flux load_flux_diffusers(const std::string &dir) {
+  const FluxParams params = read_diffusers_config(join(dir, "config.json"));
+  return Flux(params, read_diffusers_weights(dir, params), dir);
+}
+
+}  // namespace flux
+}  // namespace cocoedit

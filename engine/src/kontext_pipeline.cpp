@@ -1,0 +1,214 @@
+// kontext_pipeline.cpp — see kontext_pipeline.h.  The steps follow BFL's
+// cli_kontext.py: tokenize (CLIP 77, T5 512, no masks), encode the text,
+// encode the reference (the crop) with the autoencoder in float32, draw the
+// noise as get_noise() does, run the Euler loop of sampling.py:denoise with
+// embedded guidance, decode.
+#include "kontext_pipeline.h"
+
+#include <glib.h>
+
+#include <cmath>
+#include <limits>
+
+#include "ae/flux_autoencoder.h"
+#include "ae/latent_packing.h"
+#include "autocast.h"
+#include "error.h"
+#include "flux/flux_sampling.h"
+#include "flux/flux_weights.h"
+#include "region.h"
+#include "text/clip_text.h"
+#include "text/t5_encoder.h"
+#include "tokenizers/clip_tokenizer.h"
+#include "tokenizers/t5_tokenizer.h"
+
+namespace cocoedit {
+namespace {
+
+// BFL util.py PREFERED_KONTEXT_RESOLUTIONS, (width, height).
+constexpr int kPreferred[][2] = {
+    {672, 1568}, {688, 1504}, {720, 1456}, {752, 1392}, {800, 1328}, {832, 1248},
+    {880, 1184}, {944, 1104}, {1024, 1024}, {1104, 944}, {1184, 880}, {1248, 832},
+    {1328, 800}, {1392, 752}, {1456, 720}, {1504, 688}, {1568, 672}};
+constexpr int kGranularity = 16;  // 8× autoencoder, then 2×2 packing
+constexpr int kT5Length = 512;
+constexpr int kDefaultSteps = 30;
+constexpr double kDefaultGuidance = 2.5;
+
+// The preferred resolution of the aspect ratio nearest the crop's (the first
+// one on ties, as Python's min over tuples), snapped as prepare_kontext does.
+std::pair<int, int> preferred_dims(int64_t w, int64_t h) {
+  const double aspect = static_cast<double>(w) / static_cast<double>(h);
+  double best = std::numeric_limits<double>::infinity();
+  int bw = 1024, bh = 1024;
+  for (const auto &r : kPreferred) {
+    const double d = std::fabs(aspect - static_cast<double>(r[0]) / r[1]);
+    if (d < best) best = d, bw = r[0], bh = r[1];
+  }
+  return {bw / kGranularity * kGranularity, bh / kGranularity * kGranularity};
+}
+
+std::string require_dir(const std::string &root, const char *name, const char *what) {
+  const std::string d = root + "/" + name;
+  if (!g_file_test(d.c_str(), G_FILE_TEST_IS_DIR))
+    fail(COCOEDIT_ERR_FORMAT, root + " is not a complete FLUX.1 Kontext folder: " + name + "/ (" + what +
+                                  ") is missing");
+  return d;
+}
+
+int64_t count(const std::vector<at::Tensor> &ts) {
+  int64_t n = 0;
+  for (const auto &t : ts) n += t.numel();
+  return n;
+}
+
+std::string dtype_text(at::ScalarType t) {
+  switch (t) {
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    case at::kFloat: return "float32";
+    default: return c10::toString(t);
+  }
+}
+
+class KontextPipeline : public Pipeline {
+ public:
+  KontextPipeline(const std::string &dir, const at::Device &device, at::ScalarType dtype) : device_(device) {
+    const std::string transformer = require_dir(dir, "transformer", "the FLUX transformer");
+    const std::string vae = require_dir(dir, "vae", "the autoencoder");
+    const std::string clip = require_dir(dir, "text_encoder", "the CLIP-L text encoder");
+    const std::string t5 = require_dir(dir, "text_encoder_2", "the T5 encoder");
+    const std::string clip_tok = require_dir(dir, "tokenizer", "CLIP's vocab.json and merges.txt");
+    const std::string t5_tok = require_dir(dir, "tokenizer_2", "T5's spiece.model");
+
+    clip_tokenizer_ = std::make_unique<ClipTokenizer>(clip_tok);
+    t5_tokenizer_ = std::make_unique<T5Tokenizer>(t5_tok);
+    clip_ = load_clip_text(clip, device_);
+    t5_ = load_t5_encoder(t5, device_);
+    ae_ = FluxAutoencoder::from_diffusers_dir(vae, at::kFloat);
+    ae_->to(device_);
+    {
+      const flux::FluxParams params = flux::read_diffusers_config(transformer + "/config.json");
+      flux::WeightMap weights = flux::read_diffusers_weights(transformer, params);
+      // A dtype other than the stored one is a converted copy the user asked
+      // for, made tensor by tensor.
+      if (dtype != at::ScalarType::Undefined)
+        for (auto &kv : weights) kv.second = kv.second.to(dtype);
+      net_ = flux::Flux(params, weights, transformer);
+    }
+    net_->to(device_);
+    dtype_ = net_->dtype();
+
+    const auto &p = net_->params;
+    info_.family = "flux-kontext";
+    info_.name = basename_of(dir);
+    info_.architecture = "flux";
+    info_.dtype = dtype_text(dtype_);
+    info_.working_size = 1024;
+    info_.granularity = kGranularity;
+    info_.default_steps = kDefaultSteps;
+    info_.default_guidance = kDefaultGuidance;
+    info_.guidance_embedded = p.guidance_embed;
+    info_.mask_channel = false;
+    const int64_t n_net = count(net_->parameters());
+    const int64_t n_ae = FluxAutoencoder::parameter_count(ae_->params());
+    info_.components = {
+        {"transformer", "flux", n_net, dtype_text(dtype_)},
+        {"vae", "flux-ae", n_ae, dtype_text(ae_->dtype())},
+        {"text_encoder", "clip-text", clip_->parameter_count(), dtype_text(clip_->stored_dtype())},
+        {"text_encoder_2", "t5-encoder", t5_->parameter_count(), dtype_text(t5_->stored_dtype())},
+    };
+    for (const auto &c : info_.components) info_.n_parameters += c.n_parameters;
+    if (p.context_in_dim != t5_->config().d_model || p.vec_in_dim != clip_->config().hidden_size)
+      fail(COCOEDIT_ERR_FORMAT, dir + ": the transformer expects text features of width " +
+                                    std::to_string(p.context_in_dim) + " and pooled width " +
+                                    std::to_string(p.vec_in_dim) + ", but T5 gives " +
+                                    std::to_string(t5_->config().d_model) + " and CLIP " +
+                                    std::to_string(clip_->config().hidden_size));
+  }
+
+  const PipelineInfo &info() const override { return info_; }
+  const at::Device &device() const override { return device_; }
+
+  at::Tensor edit(const at::Tensor &source, const at::Tensor &mask, const EditRequest &req) override {
+    const int64_t h = source.size(2), w = source.size(3);
+    const auto [ww, wh] = req.working_size > 0
+                              ? working_dims(static_cast<int>(w), static_cast<int>(h), req.working_size, kGranularity)
+                              : preferred_dims(w, h);
+
+    // Text features, no attention masks (BFL's HFEmbedder).
+    const ClipTokens ct = clip_tokenizer_->encode(req.prompt);
+    const T5Tokens tt = t5_tokenizer_->encode(req.prompt, kT5Length);
+    const at::Tensor clip_ids = at::tensor(ct.ids, at::kLong).unsqueeze(0).to(device_);
+    const at::Tensor t5_ids = at::tensor(tt.ids, at::kLong).unsqueeze(0).to(device_);
+    const at::Tensor txt = t5_->forward(t5_ids, dtype_);
+    const at::Tensor vec = clip_->forward(clip_ids, dtype_).pooled;
+
+    // The reference: the crop at the working size, encoded in float32, then
+    // cast to the transformer's dtype and packed with ids (1, row, col).
+    const at::Tensor x = (resize(source, wh, ww) * 2.0 - 1.0).to(device_);
+    const at::Tensor ref_latent = ae_->encode(x).to(dtype_);
+    const int64_t rows = ref_latent.size(2) / 2, cols = ref_latent.size(3) / 2;
+    const at::Tensor img_cond = pack_latents(ref_latent);
+    const at::Tensor img_cond_ids = flux::image_ids(1, rows, cols, 1.0).to(device_);
+
+    // get_noise: bf16 normals from a CPU generator seeded with the seed
+    // (then cast for a float32 run, as the reference's fp32 pipeline does).
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(req.seed);
+    const at::Tensor noise = at::randn({1, 16, 2 * ((wh + 15) / 16), 2 * ((ww + 15) / 16)}, gen,
+                                       at::TensorOptions().dtype(at::kBFloat16));
+    const at::Tensor img = pack_latents(noise.to(device_, dtype_));
+    const at::Tensor img_ids = flux::image_ids(1, rows, cols, 0.0).to(device_);
+    const at::Tensor txt_ids = flux::text_ids(1, txt.size(1)).to(device_);
+
+    const auto schedule = flux::get_schedule(req.steps, img.size(1));
+    int done = 0;
+    const at::Tensor out = flux::denoise(
+        net_, img, img_ids, txt, txt_ids, vec, schedule, req.guidance, img_cond, img_cond_ids,
+        [&](int, const at::Tensor &) {
+          ++done;
+          if (req.on_step && !req.on_step(done, req.steps)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
+        });
+
+    // Decode as cli_kontext.py: under bf16 autocast when the model runs in
+    // bf16, in float32 otherwise.
+    const at::Tensor latent = unpack_tokens(out.to(at::kFloat), rows, cols);
+    at::Tensor decoded;
+    {
+      AutocastScope autocast(device_.type(), dtype_ == at::kBFloat16);
+      decoded = ae_->decode(latent);
+    }
+    const at::Tensor pixels = ((decoded.to(at::kCPU, at::kFloat).clamp(-1.0, 1.0) + 1.0) * 0.5);
+    return (wh == h && ww == w) ? pixels : resize(pixels, static_cast<int>(h), static_cast<int>(w));
+  }
+
+ private:
+  static std::string basename_of(const std::string &dir) {
+    gchar *b = g_path_get_basename(dir.c_str());
+    std::string s = b;
+    g_free(b);
+    return s;
+  }
+
+  at::Device device_;
+  at::ScalarType dtype_ = at::kBFloat16;
+  PipelineInfo info_;
+  std::unique_ptr<ClipTokenizer> clip_tokenizer_;
+  std::unique_ptr<T5Tokenizer> t5_tokenizer_;
+  std::unique_ptr<ClipTextModel> clip_;
+  std::unique_ptr<T5Encoder> t5_;
+  std::unique_ptr<FluxAutoencoder> ae_;
+  flux::Flux net_{nullptr};
+};
+
+}  // namespace
+
+std::unique_ptr<Pipeline> open_kontext_pipeline(const std::string &path, const at::Device &device,
+                                                at::ScalarType dtype) {
+  if (!g_file_test(path.c_str(), G_FILE_TEST_IS_DIR))
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, path + ": BFL single-file downloads are not supported yet; give the "
+                                              "diffusers FLUX.1-Kontext-dev folder");
+  return std::make_unique<KontextPipeline>(path, device, dtype);
+}
+
+}  // namespace cocoedit

@@ -1,0 +1,89 @@
+// pipeline.cpp — family detection and the one place that knows every family.
+#include "pipeline.h"
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "cocoedit_pipeline.h"
+#include "kontext_pipeline.h"
+#include "error.h"
+
+namespace cocoedit {
+namespace {
+
+bool is_file(const std::string &p) { return g_file_test(p.c_str(), G_FILE_TEST_IS_REGULAR); }
+
+// The string member `key` of the JSON object in `path`, or "" when the file
+// is not such an object or has no such string.  Errors only for unreadable
+// or malformed files.
+std::string json_string_member(const std::string &path, const char *key) {
+  JsonParser *parser = json_parser_new();
+  GError *error = nullptr;
+  std::string value;
+  const bool ok = json_parser_load_from_mapped_file(parser, path.c_str(), &error);
+  if (ok) {
+    JsonNode *root = json_parser_get_root(parser);
+    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+      JsonObject *o = json_node_get_object(root);
+      JsonNode *n = json_object_get_member(o, key);
+      if (n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
+        value = json_node_get_string(n);
+    }
+  }
+  g_object_unref(parser);
+  if (!ok) {
+    std::string msg = path + ": " + (error ? error->message : "unreadable JSON");
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_FORMAT, msg);
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string detect_family(const std::string &path) {
+  if (g_file_test(path.c_str(), G_FILE_TEST_IS_DIR)) {
+    const std::string index = path + "/model_index.json";
+    if (is_file(index)) {
+      const std::string cls = json_string_member(index, "_class_name");
+      if (cls == "FluxKontextPipeline") return "flux-kontext";
+      fail(COCOEDIT_ERR_FORMAT, index + " describes a " + (cls.empty() ? "pipeline without a _class_name" : cls) +
+                                    "; this engine runs FluxKontextPipeline folders and CoCoEdit models");
+    }
+    const std::string config = path + "/config.json";
+    if (is_file(config)) {
+      const std::string arch = json_string_member(config, "architecture");
+      if (arch == "cocoedit-kontext") return "cocoedit";
+      fail(COCOEDIT_ERR_FORMAT, config + ": architecture \"" + arch +
+                                    "\" is not one this engine runs (a CoCoEdit model has \"cocoedit-kontext\")");
+    }
+    // A missing file, as load_model reports it: an I/O error.
+    fail(COCOEDIT_ERR_IO, path + " is not a model folder: it has neither model_index.json (a diffusers "
+                                     "FLUX.1 Kontext download) nor config.json (a CoCoEdit model)");
+  }
+  if (is_file(path)) {
+    if (g_str_has_suffix(path.c_str(), ".json")) return "flux-kontext";  // a BFL model description file
+    fail(COCOEDIT_ERR_FORMAT, path + " is a file; give the model folder, or a model description (.json) naming "
+                                     "the single files of a BFL download");
+  }
+  fail(COCOEDIT_ERR_IO, path + ": no such file or folder");
+}
+
+std::unique_ptr<Pipeline> open_pipeline(const std::string &path, const OpenOptions &options,
+                                        const at::Device &device) {
+  if (!options.dtype.empty() && options.dtype != "float32" && options.dtype != "bfloat16")
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, "dtype \"" + options.dtype + "\" is not float32 or bfloat16");
+  const std::string f = options.family.empty() ? detect_family(path) : options.family;
+  if (f == "cocoedit") {
+    if (options.dtype == "bfloat16")
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "CoCoEdit models run in float32 (bf16 autocast is the trainer's)");
+    return open_cocoedit_pipeline(path, device);
+  }
+  if (f == "flux-kontext")
+    return open_kontext_pipeline(path, device, options.dtype == "float32" ? at::kFloat
+                                               : options.dtype == "bfloat16" ? at::kBFloat16
+                                                                             : at::ScalarType::Undefined);
+  fail(COCOEDIT_ERR_INVALID_ARGUMENT, "unknown model family \"" + f + "\" (known: cocoedit, flux-kontext)");
+}
+
+}  // namespace cocoedit

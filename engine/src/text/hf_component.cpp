@@ -1,0 +1,284 @@
+// hf_component.cpp — config.json and (sharded) safetensors reading for the
+// text encoders, keeping each tensor in its stored dtype.
+#include "text/hf_component.h"
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "error.h"
+#include "safetensors.h"
+
+namespace cocoedit {
+namespace textenc {
+namespace {
+
+[[noreturn]] void bad(const std::string &origin, const std::string &what) {
+  fail(COCOEDIT_ERR_FORMAT, origin + ": " + what);
+}
+
+// Reads a small text file whole; configs and indexes are small, so a large
+// one is not what it claims to be.
+std::string read_text_file(const std::string &path, size_t limit) {
+  gchar *contents = nullptr;
+  gsize length = 0;
+  GError *error = nullptr;
+  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
+    std::string msg = error ? error->message : "cannot read";
+    g_clear_error(&error);
+    fail(COCOEDIT_ERR_IO, path + ": " + msg);
+  }
+  std::string text(contents, length);
+  g_free(contents);
+  if (length > limit) bad(path, "larger than " + std::to_string(limit >> 20) + " MiB, not what it should be");
+  return text;
+}
+
+bool is_float_dtype(at::ScalarType t) {
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
+// A shard name from an index must name a file in the folder itself.
+bool plain_file_name(const std::string &name) {
+  return !name.empty() && name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
+         name.find("..") == std::string::npos && name != ".";
+}
+
+// tensor -> shard file name, from model.safetensors.index.json.
+std::map<std::string, std::string> read_index(const std::string &index_path) {
+  std::string text = read_text_file(index_path, 64u << 20);
+  JsonParser *parser = json_parser_new();
+  GError *error = nullptr;
+  if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &error)) {
+    std::string msg = error ? error->message : "unknown error";
+    g_clear_error(&error);
+    g_object_unref(parser);
+    bad(index_path, "not valid JSON: " + msg);
+  }
+  std::map<std::string, std::string> where;
+  std::string problem;
+  JsonNode *root = json_parser_get_root(parser);
+  JsonNode *wm = root && JSON_NODE_HOLDS_OBJECT(root)
+                     ? json_object_get_member(json_node_get_object(root), "weight_map") : nullptr;
+  if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) {
+    problem = "missing \"weight_map\" object";
+  } else {
+    JsonObject *m = json_node_get_object(wm);
+    GList *names = json_object_get_members(m);
+    for (GList *l = names; l && problem.empty(); l = l->next) {
+      const std::string tensor = static_cast<const char *>(l->data);
+      JsonNode *v = json_object_get_member(m, tensor.c_str());
+      const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
+                             ? json_node_get_string(v) : nullptr;
+      if (!file || !plain_file_name(file))
+        problem = "weight_map entry for \"" + tensor + "\" is not a file name in the component folder";
+      else
+        where[tensor] = file;
+    }
+    g_list_free(names);
+    if (problem.empty() && where.empty()) problem = "\"weight_map\" is empty";
+  }
+  g_object_unref(parser);
+  if (!problem.empty()) bad(index_path, problem);
+  return where;
+}
+
+}  // namespace
+
+// ---- config.json --------------------------------------------------------------
+
+std::string read_config_text(const std::string &path) {
+  return read_text_file(path, 1u << 20);
+}
+
+std::string path_in(const std::string &dir, const std::string &name) {
+  gchar *p = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+  std::string out(p);
+  g_free(p);
+  return out;
+}
+
+JsonConfig JsonConfig::from_file(const std::string &path) {
+  return from_text(read_config_text(path), path);
+}
+
+JsonConfig JsonConfig::from_text(const std::string &text, const std::string &origin) {
+  JsonConfig c;
+  c.origin_ = origin;
+  JsonParser *parser = json_parser_new();
+  c.parser_ = parser;
+  GError *error = nullptr;
+  if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &error)) {
+    std::string msg = error ? error->message : "unknown error";
+    g_clear_error(&error);
+    bad(origin, "not valid JSON: " + msg);
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) bad(origin, "the top level must be a JSON object");
+  c.root_ = json_node_get_object(root);
+  return c;
+}
+
+JsonConfig::~JsonConfig() {
+  if (parser_) g_object_unref(parser_);
+}
+
+JsonConfig::JsonConfig(JsonConfig &&other) noexcept
+    : parser_(other.parser_), root_(other.root_), origin_(std::move(other.origin_)) {
+  other.parser_ = nullptr;
+  other.root_ = nullptr;
+}
+
+bool JsonConfig::has(const char *key) const {
+  return json_object_has_member(root_, key) && !JSON_NODE_HOLDS_NULL(json_object_get_member(root_, key));
+}
+
+int64_t JsonConfig::get_int(const char *key, int64_t fallback) const {
+  if (!has(key)) return fallback;
+  JsonNode *n = json_object_get_member(root_, key);
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+    bad(origin_, std::string("\"") + key + "\" must be an integer");
+  return json_node_get_int(n);
+}
+
+int64_t JsonConfig::require_int(const char *key) const {
+  if (!has(key)) bad(origin_, std::string("\"") + key + "\" is missing");
+  return get_int(key, 0);
+}
+
+double JsonConfig::get_double(const char *key, double fallback) const {
+  if (!has(key)) return fallback;
+  JsonNode *n = json_object_get_member(root_, key);
+  GType t = JSON_NODE_HOLDS_VALUE(n) ? json_node_get_value_type(n) : G_TYPE_INVALID;
+  if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE) bad(origin_, std::string("\"") + key + "\" must be a number");
+  double v = json_node_get_double(n);
+  if (!std::isfinite(v)) bad(origin_, std::string("\"") + key + "\" is not finite");
+  return v;
+}
+
+bool JsonConfig::get_bool(const char *key, bool fallback) const {
+  if (!has(key)) return fallback;
+  JsonNode *n = json_object_get_member(root_, key);
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+    bad(origin_, std::string("\"") + key + "\" must be true or false");
+  return json_node_get_boolean(n);
+}
+
+std::string JsonConfig::get_string(const char *key, const std::string &fallback) const {
+  if (!has(key)) return fallback;
+  JsonNode *n = json_object_get_member(root_, key);
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    bad(origin_, std::string("\"") + key + "\" must be a string");
+  return json_node_get_string(n);
+}
+
+// ---- weights -------------------------------------------------------------------
+
+std::string shape_text(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::map<std::string, at::Tensor> load_weights_checked(const std::string &source, const WeightSpec &spec,
+                                                       at::Device device) {
+  // Which files to open, and (for shards) which file the index says holds
+  // each tensor.
+  std::vector<std::string> files;
+  std::map<std::string, std::string> where;
+  if (g_file_test(source.c_str(), G_FILE_TEST_IS_DIR)) {
+    const std::string index_path = path_in(source, "model.safetensors.index.json");
+    if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
+      for (const auto &kv : read_index(index_path)) {
+        where[kv.first] = path_in(source, kv.second);
+        if (std::find(files.begin(), files.end(), where[kv.first]) == files.end())
+          files.push_back(where[kv.first]);
+      }
+    } else {
+      files.push_back(path_in(source, "model.safetensors"));
+      if (!g_file_test(files[0].c_str(), G_FILE_TEST_EXISTS))
+        fail(COCOEDIT_ERR_IO, "\"" + source + "\" has neither model.safetensors nor model.safetensors.index.json");
+    }
+  } else if (g_file_test(source.c_str(), G_FILE_TEST_EXISTS)) {
+    files.push_back(source);
+  } else {
+    fail(COCOEDIT_ERR_IO, "\"" + source + "\" does not exist");
+  }
+
+  // Every header is checked before any data is read.
+  std::vector<std::unique_ptr<SafetensorsFile>> opened;
+  std::map<std::string, std::pair<const SafetensorsFile *, const TensorEntry *>> found;
+  for (const auto &path : files) {
+    opened.push_back(std::make_unique<SafetensorsFile>(path));
+    const SafetensorsFile &f = *opened.back();
+    for (const auto &e : f.entries()) {
+      if (!where.empty()) {
+        auto w = where.find(e.name);
+        if (w == where.end()) bad(path, "tensor \"" + e.name + "\" is not listed in the index");
+        if (w->second != path) bad(path, "tensor \"" + e.name + "\" is listed in another shard by the index");
+      }
+      if (found.count(e.name)) bad(path, "tensor \"" + e.name + "\" appears twice");
+      if (spec.ignored.count(e.name)) continue;
+      auto it = spec.required.find(e.name);
+      if (it == spec.required.end())
+        bad(path, "tensor \"" + e.name + "\" is not part of this model (a checkpoint of another model?)");
+      if (e.shape != it->second)
+        bad(path, "tensor \"" + e.name + "\" has shape " + shape_text(e.shape) + " but the config needs " +
+                      shape_text(it->second));
+      if (!is_float_dtype(e.dtype))
+        bad(path, "tensor \"" + e.name + "\" has dtype " + dtype_name(e.dtype) + "; F32, F16 or BF16 expected");
+      found[e.name] = {&f, &e};
+    }
+  }
+  for (const auto &kv : where)
+    if (!found.count(kv.first) && !spec.ignored.count(kv.first))
+      bad(kv.second, "tensor \"" + kv.first + "\" listed by the index is missing from this shard");
+  for (const auto &kv : spec.required)
+    if (!found.count(kv.first))
+      bad(source, "the weights lack tensor \"" + kv.first + "\" " + shape_text(kv.second) +
+                      " (a checkpoint of another model or config?)");
+
+  std::map<std::string, at::Tensor> out;
+  for (const auto &kv : found) out[kv.first] = kv.second.first->read(*kv.second.second).to(device);
+  return out;
+}
+
+double lowest_value(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return std::numeric_limits<float>::lowest();
+    case at::kBFloat16: return static_cast<float>(std::numeric_limits<c10::BFloat16>::lowest());
+    case at::kHalf: return static_cast<float>(std::numeric_limits<c10::Half>::lowest());
+    case at::kDouble: return std::numeric_limits<double>::lowest();
+    default: fail(COCOEDIT_ERR_INVALID_ARGUMENT, "lowest_value: not a floating dtype");
+  }
+}
+
+at::Tensor checked_token_ids(const at::Tensor &ids, int64_t vocab, int64_t max_length, at::Device device,
+                             const char *model) {
+  const std::string who = model;
+  if (!ids.defined() || ids.dim() != 2)
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, who + ": token ids must be a [batch, length] tensor");
+  if (!at::isIntegralType(ids.scalar_type(), /*includeBool=*/false))
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, who + ": token ids must have an integer dtype");
+  if (ids.size(0) < 1 || ids.size(1) < 1)
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, who + ": token ids are empty");
+  if (ids.size(1) > max_length)
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, who + ": " + std::to_string(ids.size(1)) +
+                                            " tokens, more than the " + std::to_string(max_length) +
+                                            " this model takes");
+  at::Tensor out = ids.to(device, at::kLong);
+  const int64_t lo = out.min().item<int64_t>(), hi = out.max().item<int64_t>();
+  if (lo < 0 || hi >= vocab)
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, who + ": token id " + std::to_string(lo < 0 ? lo : hi) +
+                                            " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")");
+  return out;
+}
+
+}  // namespace textenc
+}  // namespace cocoedit
