@@ -609,13 +609,21 @@ settings_key (const Settings *settings,
                           settings->device, settings->output_mode);
 }
 
+/* A CoCoEdit model (config.json) or a diffusers FLUX.1 Kontext folder
+ * (model_index.json); the engine tells the families apart. */
 static gboolean
 is_model_dir (const gchar *dir)
 {
-  gchar    *config = g_build_filename (dir, "config.json", NULL);
-  gboolean  found  = g_file_test (config, G_FILE_TEST_IS_REGULAR);
+  const gchar *markers[] = { "config.json", "model_index.json" };
+  gboolean     found     = FALSE;
 
-  g_free (config);
+  for (gsize i = 0; i < G_N_ELEMENTS (markers) && ! found; i++)
+    {
+      gchar *path = g_build_filename (dir, markers[i], NULL);
+
+      found = g_file_test (path, G_FILE_TEST_IS_REGULAR);
+      g_free (path);
+    }
 
   return found;
 }

@@ -158,6 +158,10 @@ typedef struct cocoedit_model_info {
   bool has_mask_channel;
   char family[32];         /* "cocoedit" or "flux-kontext"                   */
   int n_components;        /* see cocoedit_model_get_component              */
+  int64_t memory_weights;  /* bytes the loaded weights take on the device   */
+  int64_t memory_edit;     /* estimated peak bytes of one edit at
+                              memory_edit_size px (long side)               */
+  int memory_edit_size;
 } cocoedit_model_info;
 
 typedef struct cocoedit_component_info {

@@ -221,6 +221,9 @@ cocoedit_status cocoedit_model_get_info(const cocoedit_model *model, cocoedit_mo
     info->has_mask_channel = c.mask_channel;
     g_strlcpy(info->family, c.family.c_str(), sizeof info->family);
     info->n_components = static_cast<int>(c.components.size());
+    info->memory_weights = c.memory.weights;
+    info->memory_edit = c.memory.edit;
+    info->memory_edit_size = c.memory.edit_long_side;
   });
 }
 

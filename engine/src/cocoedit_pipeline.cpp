@@ -22,6 +22,11 @@ CocoeditPipeline::CocoeditPipeline(EditModel net, const at::Device &device)
   info_.guidance_embedded = c.guidance_embed;
   info_.mask_channel = c.mask_channel;
   info_.components = {{"transformer", "cocoedit-kontext", info_.n_parameters, info_.dtype}};
+  // float32 weights; an edit holds a few dozen rows of tokens×hidden (small).
+  info_.memory.weights = info_.n_parameters * 4;
+  info_.memory.edit_long_side = c.image_size;
+  const int64_t tokens = 3 * static_cast<int64_t>(c.image_size / c.patch_size) * (c.image_size / c.patch_size);
+  info_.memory.edit = 32 * tokens * c.hidden_size * 4;
 }
 
 at::Tensor CocoeditPipeline::edit(const at::Tensor &source, const at::Tensor &mask, const EditRequest &req) {

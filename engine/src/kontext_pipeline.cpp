@@ -16,6 +16,7 @@
 #include "error.h"
 #include "flux/flux_sampling.h"
 #include "flux/flux_weights.h"
+#include "memory.h"
 #include "region.h"
 #include "text/clip_text.h"
 #include "text/t5_encoder.h"
@@ -71,6 +72,34 @@ std::string dtype_text(at::ScalarType t) {
   }
 }
 
+int64_t dtype_bytes(at::ScalarType t) { return static_cast<int64_t>(c10::elementSize(t)); }
+
+// What the folder's weights take as they will run, and one edit at the
+// default working size (1024 px long side), from the configs and file sizes
+// alone.  Activations: the transformer's live tensors at L tokens (about 12
+// rows of L×hidden; attention runs fused, so nothing grows with L²) and the
+// autoencoder's decode at full resolution (about 6 maps of ch×H×W in fp32).
+MemoryNeed kontext_memory(const std::string &transformer, const std::string &vae, const std::string &clip,
+                          const std::string &t5, at::ScalarType dtype) {
+  const flux::FluxParams p = flux::read_diffusers_config(transformer + "/config.json");
+  const AutoencoderParams ae = load_autoencoder_params(vae + "/config.json");
+  int64_t n_transformer = 0;
+  for (const auto &kv : flux::flux_parameter_shapes(p)) {
+    int64_t n = 1;
+    for (int64_t d : kv.second) n *= d;
+    n_transformer += n;
+  }
+  MemoryNeed m;
+  m.weights = (dtype == at::ScalarType::Undefined ? safetensors_bytes(transformer)
+                                                  : n_transformer * dtype_bytes(dtype)) +
+              safetensors_bytes(clip) + safetensors_bytes(t5) + FluxAutoencoder::parameter_count(ae) * 4;
+  m.edit_long_side = 1024;
+  const int64_t side = m.edit_long_side, tokens = kT5Length + 2 * (side / kGranularity) * (side / kGranularity);
+  const int64_t act_bytes = dtype == at::kFloat ? 4 : 2;
+  m.edit = 12 * tokens * p.hidden_size * act_bytes + 6 * ae.ch * side * side * 4;
+  return m;
+}
+
 class KontextPipeline : public Pipeline {
  public:
   KontextPipeline(const std::string &dir, const at::Device &device, at::ScalarType dtype) : device_(device) {
@@ -80,6 +109,10 @@ class KontextPipeline : public Pipeline {
     const std::string t5 = require_dir(dir, "text_encoder_2", "the T5 encoder");
     const std::string clip_tok = require_dir(dir, "tokenizer", "CLIP's vocab.json and merges.txt");
     const std::string t5_tok = require_dir(dir, "tokenizer_2", "T5's spiece.model");
+
+    // Never load more than the device holds: say so before the first byte.
+    info_.memory = kontext_memory(transformer, vae, clip, t5, dtype);
+    require_memory("FLUX.1 Kontext's weights", info_.memory.weights, device_);
 
     clip_tokenizer_ = std::make_unique<ClipTokenizer>(clip_tok);
     t5_tokenizer_ = std::make_unique<T5Tokenizer>(t5_tok);

@@ -104,6 +104,7 @@ void Lora::load(const std::string &path) {
       const std::string name = e.name + (t == &e.a ? ".lora_A" : ".lora_B");
       const TensorEntry *entry = file.find(name);
       if (!entry) fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor " + name);
+      require_weight_dtype(path, *entry);
       at::Tensor v = file.read(*entry).to(at::kFloat);
       if (v.sizes() != t->sizes()) fail(COCOEDIT_ERR_FORMAT, path + ": tensor " + name + " has the wrong shape");
       t->copy_(v);
@@ -134,6 +135,8 @@ void merge_lora_file(EditModelImpl &model, const std::string &path, double scale
     if (it == layers.end()) fail(COCOEDIT_ERR_FORMAT, path + ": the model has no linear layer " + base);
     const TensorEntry *eb = file.find(base + ".lora_B");
     if (!eb) fail(COCOEDIT_ERR_FORMAT, path + ": " + base + ".lora_A has no lora_B");
+    require_weight_dtype(path, entry);
+    require_weight_dtype(path, *eb);
     at::Tensor a = file.read(entry).to(at::kFloat), b = file.read(*eb).to(at::kFloat);
     at::Tensor &w = it->second->weight;
     if (a.dim() != 2 || b.dim() != 2 || a.size(0) != b.size(1) || b.size(0) != w.size(0) || a.size(1) != w.size(1))

@@ -2,41 +2,20 @@
 #include "pipeline.h"
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 
 #include "cocoedit_pipeline.h"
 #include "kontext_pipeline.h"
 #include "error.h"
+#include "json_config.h"
 
 namespace cocoedit {
 namespace {
 
 bool is_file(const std::string &p) { return g_file_test(p.c_str(), G_FILE_TEST_IS_REGULAR); }
 
-// The string member `key` of the JSON object in `path`, or "" when the file
-// is not such an object or has no such string.  Errors only for unreadable
-// or malformed files.
+// The string member `key` of the JSON object in `path` ("" when absent).
 std::string json_string_member(const std::string &path, const char *key) {
-  JsonParser *parser = json_parser_new();
-  GError *error = nullptr;
-  std::string value;
-  const bool ok = json_parser_load_from_mapped_file(parser, path.c_str(), &error);
-  if (ok) {
-    JsonNode *root = json_parser_get_root(parser);
-    if (root && JSON_NODE_HOLDS_OBJECT(root)) {
-      JsonObject *o = json_node_get_object(root);
-      JsonNode *n = json_object_get_member(o, key);
-      if (n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
-        value = json_node_get_string(n);
-    }
-  }
-  g_object_unref(parser);
-  if (!ok) {
-    std::string msg = path + ": " + (error ? error->message : "unreadable JSON");
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_FORMAT, msg);
-  }
-  return value;
+  return JsonConfig::from_file(path).get_string(key, "");
 }
 
 }  // namespace

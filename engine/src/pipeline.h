@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "memory.h"
+
 namespace cocoedit {
 
 struct EditModelImpl;
@@ -57,6 +59,7 @@ struct PipelineInfo {
   bool guidance_embedded = false;  // guidance is an input (no CFG passes)
   bool mask_channel = false;
   std::vector<ComponentInfo> components;
+  MemoryNeed memory;         // on the device it runs on
 };
 
 class Pipeline {

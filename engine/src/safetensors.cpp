@@ -29,12 +29,25 @@ struct GObjectDeleter {
   fail(COCOEDIT_ERR_FORMAT, origin + ": " + what);
 }
 
-size_t element_size(at::ScalarType t) { return t == at::kFloat ? 4 : 2; }
+size_t element_size(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble: case at::kLong: return 8;
+    case at::kFloat: case at::kInt: return 4;
+    case at::kByte: return 1;
+    default: return 2;  // F16, BF16
+  }
+}
 
+// Weights are F32, F16 or BF16; the other dtypes are read for test vectors
+// and token ids (is_weight_dtype keeps them out of models).
 bool parse_dtype(const char *s, at::ScalarType &out) {
   if (!strcmp(s, "F32")) out = at::kFloat;
   else if (!strcmp(s, "F16")) out = at::kHalf;
   else if (!strcmp(s, "BF16")) out = at::kBFloat16;
+  else if (!strcmp(s, "F64")) out = at::kDouble;
+  else if (!strcmp(s, "I64")) out = at::kLong;
+  else if (!strcmp(s, "I32")) out = at::kInt;
+  else if (!strcmp(s, "U8")) out = at::kByte;
   else return false;
   return true;
 }
@@ -82,8 +95,21 @@ const char *dtype_name(at::ScalarType t) {
     case at::kFloat: return "F32";
     case at::kHalf: return "F16";
     case at::kBFloat16: return "BF16";
+    case at::kDouble: return "F64";
+    case at::kLong: return "I64";
+    case at::kInt: return "I32";
+    case at::kByte: return "U8";
     default: fail(COCOEDIT_ERR_INVALID_ARGUMENT, "safetensors: unsupported dtype");
   }
+}
+
+bool is_weight_dtype(at::ScalarType t) {
+  return t == at::kFloat || t == at::kHalf || t == at::kBFloat16;
+}
+
+void require_weight_dtype(const std::string &origin, const TensorEntry &e) {
+  if (!is_weight_dtype(e.dtype))
+    bad(origin, "tensor \"" + e.name + "\" has dtype " + dtype_name(e.dtype) + "; F32, F16 or BF16 expected");
 }
 
 at::ScalarType dtype_from_config(const std::string &d) {
@@ -178,7 +204,7 @@ void SafetensorsFile::parse(const uint8_t *bytes, size_t size) {
       if (!d || !JSON_NODE_HOLDS_VALUE(d) || json_node_get_value_type(d) != G_TYPE_STRING)
         bad(o, where + "missing dtype");
       if (!parse_dtype(json_node_get_string(d), e.dtype))
-        bad(o, where + "unsupported dtype \"" + json_node_get_string(d) + "\" (F32, F16, BF16 are)");
+        bad(o, where + "unsupported dtype \"" + json_node_get_string(d) + "\" (F32, F16, BF16, F64, I64, I32, U8 are)");
       JsonNode *s = json_object_get_member(t, "shape");
       if (!s || !JSON_NODE_HOLDS_ARRAY(s)) bad(o, where + "missing shape");
       JsonArray *sa = json_node_get_array(s);
@@ -293,6 +319,7 @@ std::map<std::string, at::Tensor> load_weights(
         bad(f.path(), "tensor \"" + e.name + "\" has shape " + shape_string(e.shape) +
                       " but the config needs " + shape_string(it->second));
       if (out.count(e.name)) bad(f.path(), "tensor \"" + e.name + "\" appears twice");
+      require_weight_dtype(f.path(), e);
       out[e.name] = f.read(e).to(at::kFloat);
     }
   }

@@ -55,8 +55,14 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// The dtype names of the format ("F32", "F16", "BF16") and back.
+// The dtype names of the format ("F32", "F16", "BF16", "F64", "I64", "I32",
+// "U8").  SafetensorsFile reads all of them (test vectors hold ids and F64
+// schedules), but only F32, F16 and BF16 are weights: every model loader
+// calls require_weight_dtype, which throws COCOEDIT_ERR_FORMAT naming
+// `origin` (the file), the tensor and its dtype otherwise.
 const char *dtype_name(at::ScalarType t);
+bool is_weight_dtype(at::ScalarType t);
+void require_weight_dtype(const std::string &origin, const TensorEntry &entry);
 at::ScalarType dtype_from_config(const std::string &config_dtype);  // "float32" -> kFloat
 
 // Loads the weights of a model directory: `model.safetensors.index.json` with

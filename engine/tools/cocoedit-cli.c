@@ -187,6 +187,12 @@ add_info (JsonBuilder               *b,
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
+  json_builder_set_member_name (b, "memory_weights");
+  json_builder_add_int_value (b, info->memory_weights);
+  json_builder_set_member_name (b, "memory_edit");
+  json_builder_add_int_value (b, info->memory_edit);
+  json_builder_set_member_name (b, "memory_edit_size");
+  json_builder_add_int_value (b, info->memory_edit_size);
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, info->name);
   json_builder_set_member_name (b, "architecture");
@@ -276,6 +282,8 @@ cmd_info (int    argc,
       printf ("working size:  %d px, patch %d px\n", info.working_size, info.patch_size);
       printf ("defaults:      %d steps, guidance %.2f\n", info.default_steps, info.default_guidance);
       printf ("mask channel:  %s\n", info.has_mask_channel ? "yes" : "no");
+      printf ("memory:        %.1f MB of weights, about %.1f MB more for an edit at %d px\n",
+              info.memory_weights / 1e6, info.memory_edit / 1e6, info.memory_edit_size);
     }
   cocoedit_model_free (model);
   return 0;

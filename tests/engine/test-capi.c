@@ -494,6 +494,67 @@ test_controls (void)
   image_free (&b);
 }
 
+/* FLUX.1 Kontext through the same API: the tiny diffusers-layout folder
+ * (COCOEDIT_TEST_KONTEXT) opens with its family detected, lists its four
+ * components in their stored dtypes, edits a selection with everything
+ * outside it kept byte for byte, and one loaded model serves two edits
+ * (same seed, same bytes). */
+static void
+test_kontext (void)
+{
+  const gchar         *dir = g_getenv ("COCOEDIT_TEST_KONTEXT");
+  const int            W = 80, H = 56;
+  cocoedit_open_params op = cocoedit_open_default_params ();
+  cocoedit_model      *km = NULL;
+  cocoedit_model_info  info;
+  cocoedit_component_info comp;
+  cocoedit_error       err;
+  Image                src = image_new (W, H, 8, COCOEDIT_RGBA8, 5);
+  Image                out1 = image_new (W, H, 8, COCOEDIT_RGBA8, 6);
+  Image                out2 = image_new (W, H, 8, COCOEDIT_RGBA8, 7);
+  Image                mask = mask_rect (W, H, 20, 12, 60, 40, FALSE);
+  cocoedit_edit_params p = params ("make the ball blue", 1234);
+  int                  changed = 0;
+
+  g_assert_nonnull (dir);
+  op.device = COCOEDIT_DEVICE_CPU;
+  g_assert_cmpint (cocoedit_model_open (dir, &op, &km, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_model_get_info (km, &info, &err), ==, COCOEDIT_OK);
+  g_assert_cmpstr (info.family, ==, "flux-kontext");
+  g_assert_cmpint (info.n_components, ==, 4);
+  g_assert_cmpint (info.default_steps, ==, 30);
+  g_assert_cmpint (info.patch_size, ==, 16);
+  g_assert_cmpint (cocoedit_model_get_component (km, 0, &comp, &err), ==, COCOEDIT_OK);
+  g_assert_cmpstr (comp.role, ==, "transformer");
+  g_assert_cmpstr (comp.dtype, ==, "bfloat16");
+  g_assert_cmpint (cocoedit_model_get_component (km, 4, &comp, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+
+  p.steps = 2;
+  p.working_size = 64;
+  g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out1.img, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out2.img, &err), ==, COCOEDIT_OK);
+  for (int y = 0; y < H; y++)
+    {
+      const guint8 *s = src.buf + y * src.img.stride;
+      const guint8 *o = out1.buf + y * out1.img.stride;
+
+      g_assert_cmpmem (o, W * 4, out2.buf + y * out2.img.stride, W * 4);
+      for (int x = 0; x < W; x++)
+        {
+          if (mask.buf[y * mask.img.stride + x] == 0)
+            g_assert_cmpmem (s + 4 * x, 4, o + 4 * x, 4);
+          else
+            changed += memcmp (s + 4 * x, o + 4 * x, 3) != 0;
+        }
+    }
+  g_assert_cmpint (changed, >, 0);
+  cocoedit_model_free (km);
+  g_free (src.buf);
+  g_free (out1.buf);
+  g_free (out2.buf);
+  g_free (mask.buf);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -523,6 +584,7 @@ main (int argc, char **argv)
   g_test_add_func ("/capi/large-image", test_large_image);
   g_test_add_func ("/capi/round-trip", test_round_trip);
   g_test_add_func ("/capi/controls", test_controls);
+  g_test_add_func ("/capi/kontext", test_kontext);
   rc = g_test_run ();
   cocoedit_model_free (model);
   return rc;

@@ -52,7 +52,10 @@ static void test_malformed_safetensors() {
   expect_error(COCOEDIT_ERR_FORMAT, "header", [&] { parse(st_bytes(good, 16, 1ull << 40)); });
   expect_error(COCOEDIT_ERR_FORMAT, "JSON", [] { parse(st_bytes("{not json", 0)); });
   expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
-               [] { parse(st_bytes(R"({"a":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})", 16)); });
+               [] { parse(st_bytes(R"({"a":{"dtype":"C64","shape":[2],"data_offsets":[0,16]}})", 16)); });
+  // I64's 8 bytes an element are checked against the span like any dtype.
+  expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
+               [] { parse(st_bytes(R"({"a":{"dtype":"I64","shape":[3],"data_offsets":[0,16]}})", 16)); });
   // Shape that does not match the byte count.
   expect_error(COCOEDIT_ERR_FORMAT, "\"a\"",
                [] { parse(st_bytes(R"({"a":{"dtype":"F32","shape":[3,2],"data_offsets":[0,16]}})", 16)); });
@@ -132,6 +135,31 @@ static void test_checkpoint_mismatch() {
   write_file_atomic(dir + "/model.safetensors.index.json",
                     R"({"weight_map":{"img_in.weight":"../model.safetensors"}})");
   expect_error(COCOEDIT_ERR_FORMAT, "not a file name", [&] { load_model(dir, at::kCPU); });
+  rm_rf(dir);
+}
+
+// The reader takes the integer and F64 tensors of test vectors, but no
+// model loader takes them as weights.
+static void test_non_float_weights() {
+  const std::string dir = tmpdir();
+  const std::vector<std::pair<const char *, at::ScalarType>> kinds = {
+      {"I64", at::kLong}, {"I32", at::kInt}, {"U8", at::kByte}, {"F64", at::kDouble}};
+  for (const auto &k : kinds) {
+    const at::Tensor want = at::arange(6, at::TensorOptions().dtype(k.second)).reshape({2, 3});
+    const std::string header = std::string(R"({"w":{"dtype":")") + k.first + R"(","shape":[2,3],"data_offsets":[0,)" +
+                               std::to_string(want.nbytes()) + "]}}";
+    std::string bytes = st_bytes(header, 0);
+    bytes.append(static_cast<const char *>(want.data_ptr()), want.nbytes());
+    write_file_atomic(dir + "/model.safetensors", bytes);
+    SafetensorsFile f(dir + "/model.safetensors");
+    const TensorEntry *e = f.find("w");
+    g_assert_nonnull(e);
+    g_assert_cmpstr(dtype_name(e->dtype), ==, k.first);
+    g_assert_true(at::equal(f.read(*e), want));
+    expect_error(COCOEDIT_ERR_FORMAT, std::string("has dtype ") + k.first,
+                 [&] { load_weights(dir, {{"w", {2, 3}}}); });
+    g_test_message("%s tensor read back exactly and refused as a weight", k.first);
+  }
   rm_rf(dir);
 }
 
@@ -395,6 +423,7 @@ int main(int argc, char **argv) {
   at::set_num_threads(2);
   g_test_add_func("/core/malformed-safetensors", test_malformed_safetensors);
   g_test_add_func("/core/checkpoint-mismatch", test_checkpoint_mismatch);
+  g_test_add_func("/core/non-float-weights", test_non_float_weights);
   g_test_add_func("/core/dtypes", test_dtypes);
   g_test_add_func("/core/lora", test_lora);
   g_test_add_func("/core/schedule", test_schedule);

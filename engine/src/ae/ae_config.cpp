@@ -5,17 +5,13 @@
 #include <json-glib/json-glib.h>
 
 #include <cmath>
-#include <memory>
 #include <set>
 
 #include "error.h"
+#include "json_config.h"
 
 namespace cocoedit {
 namespace {
-
-struct GObjectDeleter {
-  void operator()(gpointer p) const { if (p) g_object_unref(p); }
-};
 
 [[noreturn]] void bad(const std::string &origin, const std::string &what) {
   fail(COCOEDIT_ERR_FORMAT, origin + ": " + what);
@@ -200,16 +196,8 @@ void AutoencoderParams::validate(const std::string &o) const {
 }
 
 AutoencoderParams autoencoder_params_from_json(const std::string &text, const std::string &origin) {
-  std::unique_ptr<JsonParser, GObjectDeleter> parser(json_parser_new());
-  GError *error = nullptr;
-  if (!json_parser_load_from_data(parser.get(), text.data(), static_cast<gssize>(text.size()), &error)) {
-    std::string msg = error ? error->message : "unknown error";
-    g_clear_error(&error);
-    bad(origin, "not valid JSON: " + msg);
-  }
-  JsonNode *root = json_parser_get_root(parser.get());
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) bad(origin, "the top level must be a JSON object");
-  JsonObject *o = json_node_get_object(root);
+  const JsonConfig cfg = JsonConfig::from_text(text, origin);
+  JsonObject *o = cfg.object();
   AutoencoderParams p = json_object_has_member(o, "block_out_channels") ? from_diffusers(o, origin)
                                                                         : from_bfl(o, origin);
   p.validate(origin);
@@ -217,18 +205,7 @@ AutoencoderParams autoencoder_params_from_json(const std::string &text, const st
 }
 
 AutoencoderParams load_autoencoder_params(const std::string &path) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
-    std::string msg = error ? error->message : "cannot read";
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, path + ": " + msg);
-  }
-  std::string text(contents, length);
-  g_free(contents);
-  if (length > (1u << 20)) bad(path, "file is too large for a config");
-  return autoencoder_params_from_json(text, path);
+  return autoencoder_params_from_json(read_config_text(path), path);
 }
 
 }  // namespace cocoedit

@@ -243,8 +243,7 @@ AutoencoderKeys FluxAutoencoder::load(const std::string &path) {
     if (e->shape != s.shape && !linear)
       fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + name + "\" has shape " + shape_str(e->shape) + ", expected " +
                                     shape_str(s.shape) + " for this autoencoder config");
-    if (!at::isFloatingType(e->dtype))
-      fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + name + "\" is not a floating-point tensor");
+    require_weight_dtype(path, *e);
     found.push_back(e);
   }
   for (const auto &e : f.entries())

@@ -5,7 +5,6 @@
 #include "flux/flux_weights.h"
 
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "json_config.h"
 #include "safetensors.h"
 
 namespace cocoedit {
@@ -30,57 +30,8 @@ std::string shape_str(const std::vector<int64_t> &s) {
   return o.str();
 }
 
-std::string join(const std::string &dir, const std::string &name) {
-  gchar *p = g_build_filename(dir.c_str(), name.c_str(), nullptr);
-  std::string s(p);
-  g_free(p);
-  return s;
-}
-
 bool starts_with(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-struct ParserDeleter {
-  void operator()(JsonParser *p) const { g_object_unref(p); }
-};
-
-// Parses a JSON file of at most `limit` bytes; the root must be an object.
-// The parser owns the returned object.
-JsonObject *read_json_object(const std::string &path, size_t limit, std::unique_ptr<JsonParser, ParserDeleter> &parser) {
-  GStatBuf st;
-  if (g_stat(path.c_str(), &st) != 0) fail(COCOEDIT_ERR_IO, path + ": cannot be read (missing?)");
-  if (static_cast<uint64_t>(st.st_size) > limit)
-    fail(COCOEDIT_ERR_FORMAT, path + ": too large for a JSON file of this kind (" + std::to_string(st.st_size) +
-                                  " bytes)");
-  gchar *text = nullptr;
-  gsize len = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path.c_str(), &text, &len, &error)) {
-    std::string msg = error->message;
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, path + ": " + msg);
-  }
-  parser.reset(json_parser_new());
-  bool ok = json_parser_load_from_data(parser.get(), text, static_cast<gssize>(len), &error);
-  g_free(text);
-  if (!ok) {
-    std::string msg = error->message;
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_FORMAT, path + ": not valid JSON: " + msg);
-  }
-  JsonNode *root = json_parser_get_root(parser.get());
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) fail(COCOEDIT_ERR_FORMAT, path + ": the top level is not an object");
-  return json_node_get_object(root);
-}
-
-// An integer member of a config, or `fallback` when absent.
-int64_t get_int(JsonObject *o, const char *name, int64_t fallback, const std::string &path) {
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || JSON_NODE_HOLDS_NULL(n)) return fallback;
-  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
-    fail(COCOEDIT_ERR_FORMAT, path + ": \"" + name + "\" must be an integer");
-  return json_node_get_int(n);
 }
 
 // A safetensors tensor and the file holding it.
@@ -96,11 +47,11 @@ struct DiffusersFiles {
 };
 
 void open_diffusers_files(const std::string &dir, DiffusersFiles &out) {
-  const std::string index_path = join(dir, "diffusion_pytorch_model.safetensors.index.json");
-  const std::string single_path = join(dir, "diffusion_pytorch_model.safetensors");
+  const std::string index_path = path_in(dir, "diffusion_pytorch_model.safetensors.index.json");
+  const std::string single_path = path_in(dir, "diffusion_pytorch_model.safetensors");
   if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
-    std::unique_ptr<JsonParser, ParserDeleter> parser;
-    JsonObject *root = read_json_object(index_path, 64u << 20, parser);
+    const JsonConfig index = JsonConfig::from_file(index_path, 64u << 20);
+    JsonObject *root = index.object();
     JsonNode *wm = json_object_get_member(root, "weight_map");
     if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) fail(COCOEDIT_ERR_FORMAT, index_path + ": missing \"weight_map\" object");
     JsonObject *m = json_node_get_object(wm);
@@ -124,7 +75,7 @@ void open_diffusers_files(const std::string &dir, DiffusersFiles &out) {
     g_list_free(names);
     if (shards.empty()) fail(COCOEDIT_ERR_FORMAT, index_path + ": the weight_map is empty");
     for (const auto &shard : shards) {
-      out.files.push_back(std::make_unique<SafetensorsFile>(join(dir, shard)));
+      out.files.push_back(std::make_unique<SafetensorsFile>(path_in(dir, shard)));
       const SafetensorsFile *f = out.files.back().get();
       for (const auto &e : f->entries()) {
         auto it = where.find(e.name);
@@ -242,38 +193,31 @@ std::vector<DiffusersSource> diffusers_layout(const FluxParams &p,
   return out;
 }
 
-FluxParams read_diffusers_config(const std::string &path) {
-  std::unique_ptr<JsonParser, ParserDeleter> parser;
-  JsonObject *o = read_json_object(path, 1u << 20, parser);
-  JsonNode *cls = json_object_get_member(o, "_class_name");
-  if (cls && (!JSON_NODE_HOLDS_VALUE(cls) || json_node_get_value_type(cls) != G_TYPE_STRING ||
-              strcmp(json_node_get_string(cls), "FluxTransformer2DModel") != 0))
+FluxParams diffusers_config_from_json(const std::string &text, const std::string &path) {
+  const JsonConfig cfg = JsonConfig::from_text(text, path);
+  JsonObject *o = cfg.object();
+  if (cfg.has("_class_name") && cfg.get_string("_class_name", "") != "FluxTransformer2DModel")
     fail(COCOEDIT_ERR_FORMAT, path + ": \"_class_name\" is not \"FluxTransformer2DModel\"");
   // FluxTransformer2DModel.__init__ defaults (transformer_flux.py).
-  if (get_int(o, "patch_size", 1, path) != 1)
+  if (cfg.get_int("patch_size", 1) != 1)
     fail(COCOEDIT_ERR_FORMAT, path + ": only patch_size 1 is supported (FLUX packs 2x2 latent patches itself)");
   FluxParams p;
-  const int64_t heads = get_int(o, "num_attention_heads", 24, path);
-  const int64_t head_dim = get_int(o, "attention_head_dim", 128, path);
+  const int64_t heads = cfg.get_int("num_attention_heads", 24);
+  const int64_t head_dim = cfg.get_int("attention_head_dim", 128);
   if (heads < 1 || head_dim < 1 || heads > (1 << 12) || head_dim > (1 << 16))
     fail(COCOEDIT_ERR_FORMAT, path + ": num_attention_heads / attention_head_dim out of range");
   p.num_heads = heads;
   p.hidden_size = heads * head_dim;
-  p.in_channels = get_int(o, "in_channels", 64, path);
-  p.out_channels = get_int(o, "out_channels", p.in_channels, path);  // null means in_channels
-  p.depth = get_int(o, "num_layers", 19, path);
-  p.depth_single_blocks = get_int(o, "num_single_layers", 38, path);
-  p.context_in_dim = get_int(o, "joint_attention_dim", 4096, path);
-  p.vec_in_dim = get_int(o, "pooled_projection_dim", 768, path);
+  p.in_channels = cfg.get_int("in_channels", 64);
+  p.out_channels = cfg.get_int("out_channels", p.in_channels);  // null means in_channels
+  p.depth = cfg.get_int("num_layers", 19);
+  p.depth_single_blocks = cfg.get_int("num_single_layers", 38);
+  p.context_in_dim = cfg.get_int("joint_attention_dim", 4096);
+  p.vec_in_dim = cfg.get_int("pooled_projection_dim", 768);
   p.mlp_ratio = 4.0;  // fixed in diffusers
   p.theta = 10000;
   p.qkv_bias = true;
-  p.guidance_embed = false;
-  if (JsonNode *g = json_object_get_member(o, "guidance_embeds")) {
-    if (!JSON_NODE_HOLDS_VALUE(g) || json_node_get_value_type(g) != G_TYPE_BOOLEAN)
-      fail(COCOEDIT_ERR_FORMAT, path + ": \"guidance_embeds\" must be true or false");
-    p.guidance_embed = json_node_get_boolean(g);
-  }
+  p.guidance_embed = cfg.get_bool("guidance_embeds", false);
   if (JsonNode *a = json_object_get_member(o, "axes_dims_rope")) {
     if (!JSON_NODE_HOLDS_ARRAY(a)) fail(COCOEDIT_ERR_FORMAT, path + ": \"axes_dims_rope\" must be a list");
     JsonArray *arr = json_node_get_array(a);
@@ -288,6 +232,10 @@ FluxParams read_diffusers_config(const std::string &path) {
   }
   p.validate(path);
   return p;
+}
+
+FluxParams read_diffusers_config(const std::string &path) {
+  return diffusers_config_from_json(read_config_text(path), path);
 }
 
 WeightMap read_bfl_weights(const std::string &path, const FluxParams &params) {
@@ -309,6 +257,7 @@ WeightMap read_bfl_weights(const std::string &path, const FluxParams &params) {
     if (e.shape != it->second)
       fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + e.name + "\" has shape " + shape_str(e.shape) +
                                     " but the params need " + shape_str(it->second));
+    require_weight_dtype(path, e);
     out[name] = f.read(e);
   }
   for (const auto &kv : expected)
@@ -341,6 +290,7 @@ WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, 
     if (e.shape != it->second)
       fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": tensor \"" + kv.first + "\" has shape " +
                                     shape_str(e.shape) + " but the config needs " + shape_str(it->second));
+    require_weight_dtype(kv.second.file->path(), e);
     if (have_dtype && e.dtype != dtype)
       fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": tensor \"" + kv.first + "\" is " +
                                     dtype_name(e.dtype) + " but others are " + dtype_name(dtype) + " (mixed dtypes)");
@@ -390,7 +340,7 @@ WeightMap read_diffusers_file(const std::string &path, const FluxParams &params)
 }
 
 Flux load_flux_diffusers(const std::string &dir) {
-  const FluxParams params = read_diffusers_config(join(dir, "config.json"));
+  const FluxParams params = read_diffusers_config(path_in(dir, "config.json"));
   return Flux(params, read_diffusers_weights(dir, params), dir);
 }
 

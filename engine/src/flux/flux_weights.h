@@ -19,6 +19,8 @@ namespace flux {
 // A diffusers transformer/config.json (FluxTransformer2DModel arguments,
 // with diffusers' defaults for absent ones) as FluxParams.
 FluxParams read_diffusers_config(const std::string &config_path);
+// The same from the file's text; `origin` names it in errors.
+FluxParams diffusers_config_from_json(const std::string &text, const std::string &origin);
 
 // A BFL single file (keys without prefix, or all under
 // "model.diffusion_model.", as ComfyUI saves them), checked against `params`

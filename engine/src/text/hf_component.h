@@ -12,41 +12,16 @@
 #include <string>
 #include <vector>
 
-typedef struct _JsonObject JsonObject;
+#include "json_config.h"
 
 namespace cocoedit {
 namespace textenc {
 
-// A parsed config.json: typed getters that fall back to a default when the key
-// is absent (as transformers' config classes do) and reject a value of the
-// wrong type, naming the key.
-class JsonConfig {
- public:
-  static JsonConfig from_file(const std::string &path);
-  static JsonConfig from_text(const std::string &text, const std::string &origin);
-  ~JsonConfig();
-  JsonConfig(JsonConfig &&other) noexcept;
-  JsonConfig(const JsonConfig &) = delete;
-  JsonConfig &operator=(const JsonConfig &) = delete;
-
-  bool has(const char *key) const;
-  int64_t get_int(const char *key, int64_t fallback) const;
-  int64_t require_int(const char *key) const;
-  double get_double(const char *key, double fallback) const;
-  bool get_bool(const char *key, bool fallback) const;
-  std::string get_string(const char *key, const std::string &fallback) const;
-  const std::string &origin() const { return origin_; }
-
- private:
-  JsonConfig() = default;
-  void *parser_ = nullptr;  // JsonParser, owns the tree
-  JsonObject *root_ = nullptr;
-  std::string origin_;
-};
-
-// A config file's text (at most 1 MiB), and `name` inside folder `dir`.
-std::string read_config_text(const std::string &path);
-std::string path_in(const std::string &dir, const std::string &name);
+// config.json reading is shared (json_config.h); these names are the ones
+// the text encoders and their test use.
+using cocoedit::JsonConfig;
+using cocoedit::path_in;
+using cocoedit::read_config_text;
 
 // Where the weights of a component live and what they must look like.
 struct WeightSpec {

@@ -19,6 +19,8 @@
 #include "error.h"
 #include "safetensors.h"
 
+#include "../golden-util.h"
+
 using namespace cocoedit;
 
 static std::string golden;  // tests/golden/ae
@@ -26,10 +28,7 @@ static std::string golden;  // tests/golden/ae
 static std::string golden_path(const std::string &name) { return golden + "/" + name; }
 
 static at::Tensor golden_tensor(const std::string &file, const std::string &name) {
-  SafetensorsFile f(golden_path(file));
-  const TensorEntry *e = f.find(name);
-  if (!e) g_error("%s has no tensor %s", file.c_str(), name.c_str());
-  return f.read(*e);
+  return read_golden(golden_path(file), name);
 }
 
 // The README's config: AutoEncoderParams(resolution=64, ch=32, ch_mult=[1,1,1,2],
@@ -67,18 +66,6 @@ static void expect_equal(const char *what, const at::Tensor &got, const at::Tens
   double max_diff = (got - ref).abs().max().item<double>();
   g_test_message("%s: max |Δ| %.3g (exact expected)", what, max_diff);
   if (!at::equal(got, ref)) g_error("%s: not bit-identical (max |Δ| %.3g)", what, max_diff);
-}
-
-static void expect_error(cocoedit_status code, const std::string &fragment, const std::function<void()> &body) {
-  try {
-    body();
-  } catch (const Error &e) {
-    if (e.code() != code || std::string(e.what()).find(fragment) == std::string::npos)
-      g_error("expected status %d with \"%s\", got %d: %s", code, fragment.c_str(), e.code(), e.what());
-    g_test_message("refused as expected: %s", e.what());
-    return;
-  }
-  g_error("expected an error containing \"%s\", got none", fragment.c_str());
 }
 
 // Encode and decode of the golden inputs with weights from `file`.

@@ -21,6 +21,8 @@
 #include "flux/flux_weights.h"
 #include "safetensors.h"
 
+#include "../golden-util.h"
+
 using namespace cocoedit;
 using namespace cocoedit::flux;
 
@@ -47,50 +49,7 @@ static FluxParams golden_params() {
   return p;
 }
 
-// The golden files are read by a small reader of their own: expected.safetensors
-// holds an F64 tensor (the schedule), which the engine's weight reader refuses.
-static at::Tensor load(const std::string &file, const std::string &name) {
-  static std::map<std::string, std::map<std::string, at::Tensor>> cache;
-  auto &tensors = cache[file];
-  if (tensors.empty()) {
-    gchar *bytes = nullptr;
-    gsize len = 0;
-    if (!g_file_get_contents(gpath(file).c_str(), &bytes, &len, nullptr) || len < 8)
-      g_error("cannot read %s", file.c_str());
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
-    g_assert_cmpuint(8 + n, <=, len);
-    JsonParser *parser = json_parser_new();
-    g_assert_true(json_parser_load_from_data(parser, bytes + 8, static_cast<gssize>(n), nullptr));
-    JsonObject *root = json_node_get_object(json_parser_get_root(parser));
-    GList *names = json_object_get_members(root);
-    for (GList *l = names; l; l = l->next) {
-      const std::string key = static_cast<const char *>(l->data);
-      if (key == "__metadata__") continue;
-      JsonObject *t = json_object_get_object_member(root, key.c_str());
-      const std::string dt = json_object_get_string_member(t, "dtype");
-      at::ScalarType type = dt == "F32" ? at::kFloat : dt == "BF16" ? at::kBFloat16 : dt == "F64" ? at::kDouble
-                                                                                             : at::kByte;
-      if (type == at::kByte) g_error("%s: dtype %s", key.c_str(), dt.c_str());
-      std::vector<int64_t> shape;
-      JsonArray *sa = json_object_get_array_member(t, "shape");
-      for (guint i = 0; i < json_array_get_length(sa); i++) shape.push_back(json_array_get_int_element(sa, i));
-      JsonArray *off = json_object_get_array_member(t, "data_offsets");
-      const uint64_t begin = json_array_get_int_element(off, 0), end = json_array_get_int_element(off, 1);
-      at::Tensor x = at::empty(shape, at::TensorOptions().dtype(type));
-      g_assert_cmpuint(end - begin, ==, x.nbytes());
-      g_assert_cmpuint(8 + n + end, <=, len);
-      std::memcpy(x.data_ptr(), bytes + 8 + n + begin, end - begin);
-      tensors[key] = x;
-    }
-    g_list_free(names);
-    g_object_unref(parser);
-    g_free(bytes);
-  }
-  auto it = tensors.find(name);
-  if (it == tensors.end()) g_error("%s has no tensor %s", file.c_str(), name.c_str());
-  return it->second;
-}
+static at::Tensor load(const std::string &file, const std::string &name) { return read_golden(gpath(file), name); }
 static at::Tensor input(const std::string &name) { return load("inputs.safetensors", name); }
 static at::Tensor expected(const std::string &name) { return load("expected.safetensors", name); }
 
@@ -137,18 +96,6 @@ static void check_exact(const std::string &name, const at::Tensor &x, const at::
     double m = (x.to(at::kDouble) - ref.to(at::kDouble)).abs().max().item<double>();
     g_error("%s: differs from the reference (max |d| %.3e)", name.c_str(), m);
   }
-}
-
-static void expect_error(cocoedit_status code, const std::string &fragment, const std::function<void()> &body) {
-  try {
-    body();
-  } catch (const Error &e) {
-    if (e.code() != code || std::string(e.what()).find(fragment) == std::string::npos)
-      g_error("expected status %d with \"%s\", got %d: %s", code, fragment.c_str(), e.code(), e.what());
-    g_test_message("refused as expected: %s", e.what());
-    return;
-  }
-  g_error("expected an error containing \"%s\", got none", fragment.c_str());
 }
 
 // ---- tests ------------------------------------------------------------------------

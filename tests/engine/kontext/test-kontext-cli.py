@@ -46,6 +46,12 @@ check("info lists the four components", rc == 0 and info.get("family") == "flux-
 check("info: transformer in its stored dtype (bf16), 489,152 parameters",
       roles.get("transformer", {}).get("dtype") == "bfloat16"
       and roles.get("transformer", {}).get("parameters") == 489152, out)
+stored = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(FOLDER)
+             for f in fs if f.endswith(".safetensors"))
+check("info: memory of the weights known before loading (stored bf16, AE in fp32)",
+      stored * 0.9 <= info.get("memory_weights", 0) <= stored * 2
+      and info.get("memory_edit", 0) > 0 and info.get("memory_edit_size") == 1024,
+      "weights %s, files %d" % (info.get("memory_weights"), stored))
 check("info: defaults 30 steps, guidance 2.5",
       info.get("default_steps") == 30 and abs(info.get("default_guidance", 0) - 2.5) < 1e-6, out)
 

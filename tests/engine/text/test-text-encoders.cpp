@@ -23,6 +23,8 @@
 #include "text/hf_component.h"
 #include "text/t5_encoder.h"
 
+#include "../golden-util.h"
+
 using namespace cocoedit;
 
 static std::string golden;
@@ -43,72 +45,6 @@ static std::string path_of(const std::string &a, const std::string &b) {
   return textenc::path_in(a, b);
 }
 
-// The golden files hold int64 ids and bucket tables, which the engine's
-// reader (weights only) refuses, so the test reads them with this small
-// reader of its own: the whole file, one tensor by name.
-struct GoldenFile {
-  explicit GoldenFile(const std::string &p) : path(p) {
-    gchar *data = nullptr;
-    gsize size = 0;
-    if (!g_file_get_contents(p.c_str(), &data, &size, nullptr)) g_error("cannot read %s", p.c_str());
-    bytes.assign(data, size);
-    g_free(data);
-    g_assert_cmpuint(bytes.size(), >=, 8);
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
-    g_assert_cmpuint(n, <=, bytes.size() - 8);
-    header = bytes.substr(8, n);
-    data_start = 8 + n;
-  }
-  std::string path, bytes, header;
-  size_t data_start = 0;
-};
-
-static at::Tensor read_tensor(const GoldenFile &f, const std::string &name) {
-  JsonParser *parser = json_parser_new();
-  g_assert_true(json_parser_load_from_data(parser, f.header.data(), static_cast<gssize>(f.header.size()), nullptr));
-  JsonObject *root = json_node_get_object(json_parser_get_root(parser));
-  if (!json_object_has_member(root, name.c_str())) g_error("%s: no tensor %s", f.path.c_str(), name.c_str());
-  JsonObject *e = json_object_get_object_member(root, name.c_str());
-  const std::string dtype = json_object_get_string_member(e, "dtype");
-  std::vector<int64_t> shape;
-  JsonArray *sh = json_object_get_array_member(e, "shape");
-  for (guint i = 0; i < json_array_get_length(sh); i++) shape.push_back(json_array_get_int_element(sh, i));
-  JsonArray *off = json_object_get_array_member(e, "data_offsets");
-  const uint64_t begin = json_array_get_int_element(off, 0), end = json_array_get_int_element(off, 1);
-  g_object_unref(parser);
-  at::ScalarType t = dtype == "I64" ? at::kLong : dtype == "F32" ? at::kFloat : dtype == "BF16" ? at::kBFloat16
-                                                                                               : at::kByte;
-  g_assert_true(t != at::kByte);
-  at::Tensor out = at::empty(shape, t);
-  g_assert_cmpuint(end - begin, ==, out.numel() * out.element_size());
-  g_assert_cmpuint(f.data_start + end, <=, f.bytes.size());
-  std::memcpy(out.data_ptr(), f.bytes.data() + f.data_start + begin, end - begin);
-  return out;
-}
-
-static double max_abs_diff(const at::Tensor &a, const at::Tensor &b) {
-  g_assert_true(a.sizes() == b.sizes());
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-}
-
-static double rms_diff(const at::Tensor &a, const at::Tensor &b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).pow(2).mean().sqrt().item<double>();
-}
-
-// Runs `body` and checks it throws cocoedit::Error with `code` and a message
-// containing `fragment`.
-static void expect_error(cocoedit_status code, const std::string &fragment, const std::function<void()> &body) {
-  try {
-    body();
-  } catch (const Error &e) {
-    if (e.code() != code || std::string(e.what()).find(fragment) == std::string::npos)
-      g_error("expected status %d with \"%s\", got %d: %s", code, fragment.c_str(), e.code(), e.what());
-    return;
-  }
-  g_error("expected an error containing \"%s\", got none", fragment.c_str());
-}
-
 // ---- T5 -------------------------------------------------------------------------
 
 static T5Encoder &t5() {
@@ -124,8 +60,8 @@ static void test_t5_weights() {
 }
 
 static void test_t5_buckets() {
-  GoldenFile expected(path_of(golden, "t5/expected.safetensors"));
-  at::Tensor want = read_tensor(expected, "relative_position_bucket_for_rel_-511_to_511");
+  const std::string expected(path_of(golden, "t5/expected.safetensors"));
+  at::Tensor want = read_golden(expected, "relative_position_bucket_for_rel_-511_to_511");
   at::Tensor rel = at::arange(-511, 512, at::kLong);
   at::Tensor got = t5_relative_position_bucket(rel, true, 32, 128);
   const int64_t mismatches = (got != want).sum().item<int64_t>();
@@ -135,8 +71,8 @@ static void test_t5_buckets() {
 }
 
 static void test_t5_position_bias() {
-  GoldenFile expected(path_of(golden, "t5/expected.safetensors"));
-  at::Tensor want = read_tensor(expected, "position_bias_L40");
+  const std::string expected(path_of(golden, "t5/expected.safetensors"));
+  at::Tensor want = read_golden(expected, "position_bias_L40");
   at::Tensor got = t5().position_bias(40, 40, at::kFloat);
   const double d = max_abs_diff(got, want);
   g_test_message("t5 position_bias_L40: max |diff| = %.3g (tolerance 5e-4)", d);
@@ -144,26 +80,26 @@ static void test_t5_position_bias() {
 }
 
 static void test_t5_fp32() {
-  GoldenFile inputs(path_of(golden, "t5/inputs.safetensors"));
-  GoldenFile expected(path_of(golden, "t5/expected.safetensors"));
+  const std::string inputs(path_of(golden, "t5/inputs.safetensors"));
+  const std::string expected(path_of(golden, "t5/expected.safetensors"));
   for (int i = 0; i < 4; i++) {
     const std::string n = std::to_string(i);
-    at::Tensor got = t5().forward(read_tensor(inputs, "input_ids_" + n), at::kFloat);
+    at::Tensor got = t5().forward(read_golden(inputs, "input_ids_" + n), at::kFloat);
     g_assert_true(got.scalar_type() == at::kFloat);
-    const double d = max_abs_diff(got, read_tensor(expected, "last_hidden_state_" + n));
+    const double d = max_abs_diff(got, read_golden(expected, "last_hidden_state_" + n));
     g_test_message("t5 fp32 last_hidden_state_%d: max |diff| = %.3g (tolerance 5e-4)", i, d);
     g_assert_cmpfloat(d, <=, 5e-4);
   }
 }
 
 static void test_t5_bf16() {
-  GoldenFile inputs(path_of(golden, "t5/inputs.safetensors"));
-  GoldenFile expected(path_of(golden, "t5/expected.safetensors"));
+  const std::string inputs(path_of(golden, "t5/inputs.safetensors"));
+  const std::string expected(path_of(golden, "t5/expected.safetensors"));
   for (int i = 0; i < 4; i++) {
     const std::string n = std::to_string(i);
-    at::Tensor got = t5().forward(read_tensor(inputs, "input_ids_" + n), at::kBFloat16);
+    at::Tensor got = t5().forward(read_golden(inputs, "input_ids_" + n), at::kBFloat16);
     g_assert_true(got.scalar_type() == at::kBFloat16);
-    at::Tensor want = read_tensor(expected, "last_hidden_state_bf16_" + n);
+    at::Tensor want = read_golden(expected, "last_hidden_state_bf16_" + n);
     const double d = max_abs_diff(got, want), r = rms_diff(got, want);
     g_test_message("t5 bf16 last_hidden_state_bf16_%d: max |diff| = %.3g (tolerance 0.3), rms = %.3g (tolerance 0.05)",
                    i, d, r);
@@ -176,8 +112,8 @@ static void test_t5_bf16() {
 // what they see unpadded (the bias depends on relative positions only); an
 // all-ones mask changes nothing.
 static void test_t5_mask() {
-  GoldenFile inputs(path_of(golden, "t5/inputs.safetensors"));
-  at::Tensor ids = read_tensor(inputs, "input_ids_0");
+  const std::string inputs(path_of(golden, "t5/inputs.safetensors"));
+  at::Tensor ids = read_golden(inputs, "input_ids_0");
   const int64_t real = (ids != 0).sum().item<int64_t>();
   g_assert_cmpint(real, >, 1);
   g_assert_cmpint(real, <, 512);
@@ -248,15 +184,15 @@ static ClipTextModel &clip() {
 }
 
 static void check_clip(at::ScalarType dtype, double tolerance) {
-  GoldenFile inputs(path_of(golden, "clip/inputs.safetensors"));
-  GoldenFile expected(path_of(golden, "clip/expected.safetensors"));
+  const std::string inputs(path_of(golden, "clip/inputs.safetensors"));
+  const std::string expected(path_of(golden, "clip/expected.safetensors"));
   const std::string tag = dtype == at::kFloat ? "" : "bf16_";
   for (int i = 0; i < 5; i++) {
     const std::string n = std::to_string(i);
-    ClipTextOutput out = clip().forward(read_tensor(inputs, "input_ids_" + n), dtype);
+    ClipTextOutput out = clip().forward(read_golden(inputs, "input_ids_" + n), dtype);
     g_assert_true(out.last_hidden_state.scalar_type() == dtype);
-    const double dl = max_abs_diff(out.last_hidden_state, read_tensor(expected, "last_hidden_state_" + tag + n));
-    const double dp = max_abs_diff(out.pooled, read_tensor(expected, "pooler_output_" + tag + n));
+    const double dl = max_abs_diff(out.last_hidden_state, read_golden(expected, "last_hidden_state_" + tag + n));
+    const double dp = max_abs_diff(out.pooled, read_golden(expected, "pooler_output_" + tag + n));
     g_test_message("clip %s last_hidden_state_%s%d: max |diff| = %.3g; pooler_output_%s%d: max |diff| = %.3g "
                    "(tolerance %g)", dtype == at::kFloat ? "fp32" : "bf16", tag.c_str(), i, dl, tag.c_str(), i,
                    dp, tolerance);
@@ -275,7 +211,7 @@ static void test_clip_bf16() { check_clip(at::kBFloat16, 0.1); }
 
 // Both pooling rules pick the README's first-EOS positions.
 static void test_clip_pool_rules() {
-  GoldenFile inputs(path_of(golden, "clip/inputs.safetensors"));
+  const std::string inputs(path_of(golden, "clip/inputs.safetensors"));
   const int64_t eos_at[5] = {6, 14, 1, 76, 21};
   std::string legacy_json = kClipConfig;
   legacy_json.insert(1, "\"eos_token_id\": 2, ");
@@ -284,7 +220,7 @@ static void test_clip_pool_rules() {
   g_assert_cmpint(clip().config().eos_token_id, ==, 49407);
   auto legacy = load_clip_text(legacy_config, path_of(golden, "clip/clip_text.safetensors"));
   for (int i = 0; i < 5; i++) {
-    at::Tensor ids = read_tensor(inputs, "input_ids_" + std::to_string(i));
+    at::Tensor ids = read_golden(inputs, "input_ids_" + std::to_string(i));
     g_assert_cmpint(clip().pooled_positions(ids).item<int64_t>(), ==, eos_at[i]);
     g_assert_cmpint(legacy->pooled_positions(ids).item<int64_t>(), ==, eos_at[i]);
   }

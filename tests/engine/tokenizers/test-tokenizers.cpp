@@ -17,6 +17,8 @@
 #include "tokenizers/t5_tokenizer.h"
 #include "tokenizers/text_fix.h"
 
+#include "../golden-util.h"
+
 using namespace cocoedit;
 
 static std::string golden;      // tests/golden/tokenizers
@@ -196,18 +198,6 @@ static void test_fix_text() {
 }
 
 // ---- malformed files --------------------------------------------------------
-
-static void expect_error(cocoedit_status code, const std::string &fragment, const std::function<void()> &body) {
-  try {
-    body();
-  } catch (const Error &e) {
-    if (e.code() != code || std::string(e.what()).find(fragment) == std::string::npos)
-      g_error("expected status %d with \"%s\", got %d: %s", code, fragment.c_str(), e.code(), e.what());
-    g_test_message("rejected as expected: %s", e.what());
-    return;
-  }
-  g_error("expected an error containing \"%s\", got none", fragment.c_str());
-}
 
 static std::string read_all(const std::string &path) {
   gchar *data = nullptr;

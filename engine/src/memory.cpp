@@ -1,0 +1,69 @@
+// memory.cpp — see memory.h.
+#include "memory.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include <cstdio>
+
+#include "error.h"
+
+#ifdef COCOEDIT_HAVE_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
+
+namespace cocoedit {
+
+int64_t free_memory(const at::Device &device) {
+  if (device.is_cuda()) {
+#ifdef COCOEDIT_HAVE_CUDA
+    c10::cuda::CUDAGuard guard(device);
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) return static_cast<int64_t>(free_b);
+#endif
+    return -1;
+  }
+  gchar *text = nullptr;
+  if (!g_file_get_contents("/proc/meminfo", &text, nullptr, nullptr)) return -1;
+  int64_t kib = -1;
+  gchar **lines = g_strsplit(text, "\n", -1);
+  for (gchar **l = lines; *l; l++) {
+    long long v = 0;
+    if (std::sscanf(*l, "MemAvailable: %lld kB", &v) == 1) kib = v;
+  }
+  g_strfreev(lines);
+  g_free(text);
+  return kib < 0 ? -1 : kib * 1024;
+}
+
+std::string format_bytes(int64_t bytes) {
+  char buf[32];
+  if (bytes >= 1000LL * 1000 * 1000) std::snprintf(buf, sizeof buf, "%.1f GB", bytes / 1e9);
+  else std::snprintf(buf, sizeof buf, "%.0f MB", bytes / 1e6);
+  return buf;
+}
+
+void require_memory(const std::string &what, int64_t need, const at::Device &device) {
+  const int64_t free_b = free_memory(device);
+  if (free_b >= 0 && need > free_b)
+    fail(COCOEDIT_ERR_OUT_OF_MEMORY, what + " needs about " + format_bytes(need) + " on " + device.str() +
+                                         ", but only " + format_bytes(free_b) + " is free");
+}
+
+int64_t safetensors_bytes(const std::string &dir) {
+  int64_t total = 0;
+  GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
+  if (!d) return 0;
+  while (const gchar *name = g_dir_read_name(d)) {
+    if (!g_str_has_suffix(name, ".safetensors")) continue;
+    gchar *path = g_build_filename(dir.c_str(), name, nullptr);
+    GStatBuf st;
+    if (g_stat(path, &st) == 0) total += static_cast<int64_t>(st.st_size);
+    g_free(path);
+  }
+  g_dir_close(d);
+  return total;
+}
+
+}  // namespace cocoedit
