@@ -60,11 +60,6 @@ bool get_uint(JsonNode *n, uint64_t &out) {
   return true;
 }
 
-std::string shape_string(const std::vector<int64_t> &s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
 
 std::string join_path(const std::string &dir, const std::string &name) {
   gchar *p = g_build_filename(dir.c_str(), name.c_str(), nullptr);
@@ -230,7 +225,7 @@ void SafetensorsFile::parse(const uint8_t *bytes, size_t size) {
                    std::to_string(data_size) + " bytes (truncated file?)");
       if (e.end - e.begin != numel * element_size(e.dtype))
         bad(o, where + "data_offsets span " + std::to_string(e.end - e.begin) + " bytes but shape " +
-                   shape_string(e.shape) + " needs " + std::to_string(numel * element_size(e.dtype)));
+                   shape_text(e.shape) + " needs " + std::to_string(numel * element_size(e.dtype)));
       entries_.push_back(std::move(e));
     } catch (...) {
       g_list_free(members);
@@ -316,8 +311,8 @@ std::map<std::string, at::Tensor> load_weights(
       if (!where.empty() && where[e.name] != file)
         bad(f.path(), "tensor \"" + e.name + "\" is listed in another shard by the index");
       if (e.shape != it->second)
-        bad(f.path(), "tensor \"" + e.name + "\" has shape " + shape_string(e.shape) +
-                      " but the config needs " + shape_string(it->second));
+        bad(f.path(), "tensor \"" + e.name + "\" has shape " + shape_text(e.shape) +
+                      " but the config needs " + shape_text(it->second));
       if (out.count(e.name)) bad(f.path(), "tensor \"" + e.name + "\" appears twice");
       require_weight_dtype(f.path(), e);
       out[e.name] = f.read(e).to(at::kFloat);
@@ -325,7 +320,7 @@ std::map<std::string, at::Tensor> load_weights(
   }
   for (const auto &kv : expected)
     if (!out.count(kv.first))
-      bad(dir, "the weights lack tensor \"" + kv.first + "\" " + shape_string(kv.second) +
+      bad(dir, "the weights lack tensor \"" + kv.first + "\" " + shape_text(kv.second) +
                " (a checkpoint of another model or config?)");
   return out;
 }
@@ -475,6 +470,12 @@ void save_weights(const std::string &dir,
     if (ours && !keep.count(s)) g_unlink(join_path(dir, s).c_str());
   }
   g_dir_close(d);
+}
+
+std::string shape_text(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
 }
 
 }  // namespace cocoedit

@@ -88,6 +88,9 @@ void write_safetensors(const std::string &path,
                        const std::vector<std::pair<std::string, at::Tensor>> &tensors,
                        at::ScalarType dtype, const std::map<std::string, std::string> &metadata);
 
+// "[2, 3]": a shape for error messages.
+std::string shape_text(const std::vector<int64_t> &shape);
+
 // Writes `contents` to `path` through a temporary file and a rename.
 void write_file_atomic(const std::string &path, const std::string &contents);
 

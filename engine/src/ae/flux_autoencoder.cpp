@@ -133,14 +133,6 @@ class Layout {
   }
 };
 
-std::string shape_str(const std::vector<int64_t> &s) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < s.size(); i++) o << (i ? ", " : "") << s[i];
-  o << "]";
-  return o.str();
-}
-
 bool starts_with(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Which naming a file uses, from its keys.
@@ -241,8 +233,8 @@ AutoencoderKeys FluxAutoencoder::load(const std::string &path) {
     if (!e) fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor \"" + name + "\" (" + naming + " names)");
     const bool linear = s.linear_ok && diff && e->shape == std::vector<int64_t>{s.shape[0], s.shape[1]};
     if (e->shape != s.shape && !linear)
-      fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + name + "\" has shape " + shape_str(e->shape) + ", expected " +
-                                    shape_str(s.shape) + " for this autoencoder config");
+      fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + name + "\" has shape " + shape_text(e->shape) + ", expected " +
+                                    shape_text(s.shape) + " for this autoencoder config");
     require_weight_dtype(path, *e);
     found.push_back(e);
   }

@@ -22,14 +22,6 @@ namespace flux {
 
 namespace {
 
-std::string shape_str(const std::vector<int64_t> &s) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < s.size(); i++) o << (i ? ", " : "") << s[i];
-  o << "]";
-  return o.str();
-}
-
 bool starts_with(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -255,14 +247,14 @@ WeightMap read_bfl_weights(const std::string &path, const FluxParams &params) {
       fail(COCOEDIT_ERR_FORMAT, path + ": unexpected tensor \"" + e.name + "\" (not part of a FLUX transformer "
                                        "with these params; a file of another model or layout?)");
     if (e.shape != it->second)
-      fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + e.name + "\" has shape " + shape_str(e.shape) +
-                                    " but the params need " + shape_str(it->second));
+      fail(COCOEDIT_ERR_FORMAT, path + ": tensor \"" + e.name + "\" has shape " + shape_text(e.shape) +
+                                    " but the params need " + shape_text(it->second));
     require_weight_dtype(path, e);
     out[name] = f.read(e);
   }
   for (const auto &kv : expected)
     if (!out.count(kv.first))
-      fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor \"" + kv.first + "\" " + shape_str(kv.second) +
+      fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor \"" + kv.first + "\" " + shape_text(kv.second) +
                                     " (a file of another model or params?)");
   return out;
 }
@@ -289,7 +281,7 @@ WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, 
                                     "\" (not part of a FluxTransformer2DModel with this config)");
     if (e.shape != it->second)
       fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": tensor \"" + kv.first + "\" has shape " +
-                                    shape_str(e.shape) + " but the config needs " + shape_str(it->second));
+                                    shape_text(e.shape) + " but the config needs " + shape_text(it->second));
     require_weight_dtype(kv.second.file->path(), e);
     if (have_dtype && e.dtype != dtype)
       fail(COCOEDIT_ERR_FORMAT, kv.second.file->path() + ": tensor \"" + kv.first + "\" is " +
@@ -299,7 +291,7 @@ WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, 
   }
   for (const auto &kv : src_shapes)
     if (!files.tensors.count(kv.first))
-      fail(COCOEDIT_ERR_FORMAT, origin + ": missing tensor \"" + kv.first + "\" " + shape_str(kv.second) +
+      fail(COCOEDIT_ERR_FORMAT, origin + ": missing tensor \"" + kv.first + "\" " + shape_text(kv.second) +
                                     " (a checkpoint of another model or config?)");
 
   WeightMap out;

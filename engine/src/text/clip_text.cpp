@@ -104,8 +104,8 @@ ClipTextModel::ClipTextModel(const ClipTextConfig &config, std::map<std::string,
     const at::Tensor t = take(w, kv.first);
     if (t.sizes().vec() != kv.second)
       fail(COCOEDIT_ERR_FORMAT, "CLIP text model: tensor \"" + kv.first + "\" has shape " +
-                                    textenc::shape_text(t.sizes().vec()) + ", the config needs " +
-                                    textenc::shape_text(kv.second));
+                                    shape_text(t.sizes().vec()) + ", the config needs " +
+                                    shape_text(kv.second));
   }
   token_embedding_ = take(w, "text_model.embeddings.token_embedding.weight");
   position_embedding_ = take(w, "text_model.embeddings.position_embedding.weight");

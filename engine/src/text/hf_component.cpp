@@ -72,12 +72,6 @@ std::map<std::string, std::string> read_index(const std::string &index_path) {
 
 // ---- weights -------------------------------------------------------------------
 
-std::string shape_text(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::map<std::string, at::Tensor> load_weights_checked(const std::string &source, const WeightSpec &spec,
                                                        at::Device device) {
   // Which files to open, and (for shards) which file the index says holds

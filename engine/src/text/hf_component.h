@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "json_config.h"
+#include "safetensors.h"
 
 namespace cocoedit {
 namespace textenc {
@@ -38,7 +39,6 @@ std::map<std::string, at::Tensor> load_weights_checked(const std::string &source
                                                        at::Device device);
 
 // "[a, b, c]" for messages.
-std::string shape_text(const std::vector<int64_t> &shape);
 
 // The most negative finite value of a floating dtype (torch.finfo(dtype).min),
 // which transformers adds to masked attention scores.

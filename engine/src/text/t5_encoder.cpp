@@ -142,8 +142,8 @@ T5Encoder::T5Encoder(const T5Config &config, std::map<std::string, at::Tensor> w
     const at::Tensor t = take(w, kv.first);
     if (t.sizes().vec() != kv.second)
       fail(COCOEDIT_ERR_FORMAT, "T5 encoder: tensor \"" + kv.first + "\" has shape " +
-                                    textenc::shape_text(t.sizes().vec()) + ", the config needs " +
-                                    textenc::shape_text(kv.second));
+                                    shape_text(t.sizes().vec()) + ", the config needs " +
+                                    shape_text(kv.second));
   }
   shared_ = take(w, "shared.weight");
   relative_attention_bias_ = take(w, block_key(0, "layer.0.SelfAttention.relative_attention_bias.weight"));

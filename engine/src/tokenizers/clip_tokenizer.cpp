@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "error.h"
+#include "json_config.h"
 #include "text_fix.h"
 
 namespace cocoedit {
@@ -28,17 +29,7 @@ struct GObjectDeleter {
 };
 
 std::string read_file(const std::string &path) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
-    std::string msg = error ? error->message : "cannot read";
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, path + ": " + msg);
-  }
-  std::string text(contents, length);
-  g_free(contents);
-  if (length > kMaxFileBytes) fail(COCOEDIT_ERR_FORMAT, path + ": larger than 64 MiB, not a CLIP tokenizer file");
+  std::string text = read_text_file(path, kMaxFileBytes);
   if (!g_utf8_validate_len(text.data(), text.size(), nullptr))
     fail(COCOEDIT_ERR_FORMAT, path + ": not valid UTF-8");
   return text;
