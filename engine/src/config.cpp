@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "error.h"
+#include "json_config.h"
 
 namespace cocoedit {
 namespace {
@@ -149,18 +150,7 @@ ModelConfig config_from_json(const std::string &text, const std::string &origin)
 }
 
 ModelConfig config_from_file(const std::string &path) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
-    std::string msg = error ? error->message : "cannot read";
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, msg);
-  }
-  std::string text(contents, length);
-  g_free(contents);
-  if (length > (1u << 20)) fail(COCOEDIT_ERR_FORMAT, path + ": larger than 1 MiB, not a config");
-  return config_from_json(text, path);
+  return config_from_json(read_config_text(path), path);
 }
 
 std::string config_to_json(const ModelConfig &c) {

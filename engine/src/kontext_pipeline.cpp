@@ -79,10 +79,8 @@ int64_t dtype_bytes(at::ScalarType t) { return static_cast<int64_t>(c10::element
 // alone.  Activations: the transformer's live tensors at L tokens (about 12
 // rows of L×hidden; attention runs fused, so nothing grows with L²) and the
 // autoencoder's decode at full resolution (about 6 maps of ch×H×W in fp32).
-MemoryNeed kontext_memory(const std::string &transformer, const std::string &vae, const std::string &clip,
-                          const std::string &t5, at::ScalarType dtype) {
-  const flux::FluxParams p = flux::read_diffusers_config(transformer + "/config.json");
-  const AutoencoderParams ae = load_autoencoder_params(vae + "/config.json");
+MemoryNeed kontext_memory(const flux::FluxParams &p, const AutoencoderParams &ae, const std::string &transformer,
+                          const std::string &clip, const std::string &t5, at::ScalarType dtype) {
   int64_t n_transformer = 0;
   for (const auto &kv : flux::flux_parameter_shapes(p)) {
     int64_t n = 1;
@@ -111,17 +109,18 @@ class KontextPipeline : public Pipeline {
     const std::string t5_tok = require_dir(dir, "tokenizer_2", "T5's spiece.model");
 
     // Never load more than the device holds: say so before the first byte.
-    info_.memory = kontext_memory(transformer, vae, clip, t5, dtype);
+    const flux::FluxParams params = flux::read_diffusers_config(transformer + "/config.json");
+    const AutoencoderParams ae_params = load_autoencoder_params(vae + "/config.json");
+    info_.memory = kontext_memory(params, ae_params, transformer, clip, t5, dtype);
     require_memory("FLUX.1 Kontext's weights", info_.memory.weights, device_);
 
     clip_tokenizer_ = std::make_unique<ClipTokenizer>(clip_tok);
     t5_tokenizer_ = std::make_unique<T5Tokenizer>(t5_tok);
     clip_ = load_clip_text(clip, device_);
     t5_ = load_t5_encoder(t5, device_);
-    ae_ = FluxAutoencoder::from_diffusers_dir(vae, at::kFloat);
+    ae_ = FluxAutoencoder::from_diffusers_dir(vae, ae_params, at::kFloat);
     ae_->to(device_);
     {
-      const flux::FluxParams params = flux::read_diffusers_config(transformer + "/config.json");
       flux::WeightMap weights = flux::read_diffusers_weights(transformer, params);
       // A dtype other than the stored one is a converted copy the user asked
       // for, made tensor by tensor.

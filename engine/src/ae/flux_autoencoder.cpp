@@ -253,7 +253,13 @@ AutoencoderKeys FluxAutoencoder::load(const std::string &path) {
 }
 
 std::unique_ptr<FluxAutoencoder> FluxAutoencoder::from_diffusers_dir(const std::string &dir, at::ScalarType dtype) {
-  auto ae = std::make_unique<FluxAutoencoder>(load_autoencoder_params(dir + "/config.json"), dtype);
+  return from_diffusers_dir(dir, load_autoencoder_params(dir + "/config.json"), dtype);
+}
+
+std::unique_ptr<FluxAutoencoder> FluxAutoencoder::from_diffusers_dir(const std::string &dir,
+                                                                     const AutoencoderParams &params,
+                                                                     at::ScalarType dtype) {
+  auto ae = std::make_unique<FluxAutoencoder>(params, dtype);
   ae->load(dir + "/diffusion_pytorch_model.safetensors");
   return ae;
 }

@@ -47,6 +47,9 @@ class FluxAutoencoder {
   // diffusion_pytorch_model.safetensors.
   static std::unique_ptr<FluxAutoencoder> from_diffusers_dir(const std::string &dir,
                                                              at::ScalarType dtype = at::kFloat);
+  // The same with the folder's config.json already read.
+  static std::unique_ptr<FluxAutoencoder> from_diffusers_dir(const std::string &dir, const AutoencoderParams &params,
+                                                             at::ScalarType dtype = at::kFloat);
 
   // Moves the weights (e.g. to CUDA).
   void to(const at::Device &device);

@@ -90,23 +90,16 @@ textenc::WeightSpec clip_weight_spec(const ClipTextConfig &c) {
   return s;
 }
 
-at::Tensor take(std::map<std::string, at::Tensor> &w, const std::string &name) {
-  auto it = w.find(name);
-  if (it == w.end()) fail(COCOEDIT_ERR_FORMAT, "CLIP text model: missing tensor \"" + name + "\"");
-  return it->second;
+at::Tensor take(const std::map<std::string, at::Tensor> &w, const std::string &name) {
+  return textenc::take_weight(w, name, "CLIP text model");
 }
 
 }  // namespace
 
 ClipTextModel::ClipTextModel(const ClipTextConfig &config, std::map<std::string, at::Tensor> w) : config_(config) {
   config_.validate("CLIP text config");
-  for (const auto &kv : clip_weight_spec(config_).required) {
-    const at::Tensor t = take(w, kv.first);
-    if (t.sizes().vec() != kv.second)
-      fail(COCOEDIT_ERR_FORMAT, "CLIP text model: tensor \"" + kv.first + "\" has shape " +
-                                    shape_text(t.sizes().vec()) + ", the config needs " +
-                                    shape_text(kv.second));
-  }
+  textenc::check_weight_shapes(clip_weight_spec(config_), w, "CLIP text model");
+
   token_embedding_ = take(w, "text_model.embeddings.token_embedding.weight");
   position_embedding_ = take(w, "text_model.embeddings.position_embedding.weight");
   for (int64_t i = 0; i < config_.num_hidden_layers; i++) {

@@ -165,5 +165,21 @@ at::Tensor checked_token_ids(const at::Tensor &ids, int64_t vocab, int64_t max_l
   return out;
 }
 
+at::Tensor take_weight(const std::map<std::string, at::Tensor> &w, const std::string &name, const std::string &model) {
+  auto it = w.find(name);
+  if (it == w.end()) fail(COCOEDIT_ERR_FORMAT, model + ": missing tensor \"" + name + "\"");
+  return it->second;
+}
+
+void check_weight_shapes(const WeightSpec &spec, const std::map<std::string, at::Tensor> &w,
+                         const std::string &model) {
+  for (const auto &kv : spec.required) {
+    const at::Tensor t = take_weight(w, kv.first, model);
+    if (t.sizes().vec() != kv.second)
+      fail(COCOEDIT_ERR_FORMAT, model + ": tensor \"" + kv.first + "\" has shape " + shape_text(t.sizes().vec()) +
+                                    ", the config needs " + shape_text(kv.second));
+  }
+}
+
 }  // namespace textenc
 }  // namespace cocoedit

@@ -44,6 +44,14 @@ std::map<std::string, at::Tensor> load_weights_checked(const std::string &source
 // which transformers adds to masked attention scores.
 double lowest_value(at::ScalarType dtype);
 
+// w[name], or COCOEDIT_ERR_FORMAT naming `model` and the missing tensor.
+at::Tensor take_weight(const std::map<std::string, at::Tensor> &w, const std::string &name, const std::string &model);
+
+// Every tensor `spec` requires is in `w` with exactly its shape (the loaders
+// check this already; a caller building a model from tensors gets the same).
+void check_weight_shapes(const WeightSpec &spec, const std::map<std::string, at::Tensor> &w,
+                         const std::string &model);
+
 // Checks a token-id tensor before it indexes an embedding: 2-D [batch, length]
 // of an integer dtype, length in 1..max_length, every id in [0, vocab).
 // Returns it as int64 on `device`.

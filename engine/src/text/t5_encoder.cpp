@@ -127,10 +127,8 @@ textenc::WeightSpec t5_weight_spec(const T5Config &c) {
   return s;
 }
 
-at::Tensor take(std::map<std::string, at::Tensor> &w, const std::string &name) {
-  auto it = w.find(name);
-  if (it == w.end()) fail(COCOEDIT_ERR_FORMAT, "T5 encoder: missing tensor \"" + name + "\"");
-  return it->second;
+at::Tensor take(const std::map<std::string, at::Tensor> &w, const std::string &name) {
+  return textenc::take_weight(w, name, "T5 encoder");
 }
 
 }  // namespace
@@ -138,13 +136,8 @@ at::Tensor take(std::map<std::string, at::Tensor> &w, const std::string &name) {
 T5Encoder::T5Encoder(const T5Config &config, std::map<std::string, at::Tensor> w) : config_(config) {
   config_.validate("T5 encoder config");
   // The loader checked shapes already; a direct caller gets the same check.
-  for (const auto &kv : t5_weight_spec(config_).required) {
-    const at::Tensor t = take(w, kv.first);
-    if (t.sizes().vec() != kv.second)
-      fail(COCOEDIT_ERR_FORMAT, "T5 encoder: tensor \"" + kv.first + "\" has shape " +
-                                    shape_text(t.sizes().vec()) + ", the config needs " +
-                                    shape_text(kv.second));
-  }
+  textenc::check_weight_shapes(t5_weight_spec(config_), w, "T5 encoder");
+
   shared_ = take(w, "shared.weight");
   relative_attention_bias_ = take(w, block_key(0, "layer.0.SelfAttention.relative_attention_bias.weight"));
   for (int64_t i = 0; i < config_.num_layers; i++) {
