@@ -609,13 +609,17 @@ settings_key (const Settings *settings,
                           settings->device, settings->output_mode);
 }
 
-/* A CoCoEdit model (config.json) or a diffusers FLUX.1 Kontext folder
- * (model_index.json); the engine tells the families apart. */
+/* A CoCoEdit model (config.json), a diffusers FLUX.1 Kontext folder
+ * (model_index.json) or a model description file naming BFL's single
+ * files (.json); the engine tells the families apart. */
 static gboolean
 is_model_dir (const gchar *dir)
 {
   const gchar *markers[] = { "config.json", "model_index.json" };
   gboolean     found     = FALSE;
+
+  if (g_str_has_suffix (dir, ".json"))
+    return g_file_test (dir, G_FILE_TEST_IS_REGULAR);
 
   for (gsize i = 0; i < G_N_ELEMENTS (markers) && ! found; i++)
     {

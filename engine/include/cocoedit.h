@@ -108,6 +108,19 @@ typedef struct cocoedit_open_params {
                              "flux-kontext" to override                    */
   const char *dtype;      /* NULL: as stored (bf16 for FLUX.1 Kontext);
                              "float32" or "bfloat16"                        */
+  /* BFL's single files: when the model path is the transformer's
+   * .safetensors file (flux1-kontext-dev.safetensors), the other
+   * components' files (ae.safetensors, clip_l.safetensors,
+   * t5xxl_fp16.safetensors).  A model description file names them instead. */
+  const char *vae_path;
+  const char *clip_l_path;
+  const char *t5xxl_path;
+  /* More LoRAs, merged in order after lora_path: n_loras paths and their
+   * multipliers (lora_scales NULL: all 1).  FLUX LoRAs may be diffusers/PEFT,
+   * kohya or ComfyUI/BFL-named files.                                      */
+  const char *const *lora_paths;
+  const float       *lora_scales;
+  int                n_loras;
 } cocoedit_open_params;
 
 COCOEDIT_API cocoedit_open_params cocoedit_open_default_params (void);
@@ -117,9 +130,11 @@ COCOEDIT_API cocoedit_open_params cocoedit_open_default_params (void);
  * - "cocoedit": the project's own models, a folder holding `config.json`
  *   and the weights, either `model.safetensors` or shards listed in
  *   `model.safetensors.index.json`;
- * - "flux-kontext": FLUX.1 Kontext [dev] as users download it, the diffusers
+ * - "flux-kontext": FLUX.1 Kontext [dev] as users download it: the diffusers
  *   folder (`model_index.json`, `transformer/`, `vae/`, `text_encoder/`,
- *   `text_encoder_2/`, `tokenizer/`, `tokenizer_2/`).
+ *   `text_encoder_2/`, `tokenizer/`, `tokenizer_2/`); a model description
+ *   file (.json) naming BFL's single files; or the transformer's single
+ *   file with params->vae_path, clip_l_path and t5xxl_path.
  * Every header field, offset and shape is checked before any weight is
  * used; a folder that is not complete gets an error naming what is missing. */
 COCOEDIT_API cocoedit_status cocoedit_model_open (const char                 *model_dir,

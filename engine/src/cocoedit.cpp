@@ -105,16 +105,24 @@ cocoedit_model *make_model(const cocoedit_open_params &p,
   const at::Device device = pick_device(p.device);
   m->n_threads = configure_threads(p.n_threads);
   m->pipe = build(device);
-  if (p.lora_path && *p.lora_path) {
-    if (!std::isfinite(p.lora_scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "lora_scale is not a finite number");
-    EditModelImpl *net = m->pipe->cocoedit_model();
-    if (!net)
-      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA files are not yet supported for " + m->pipe->info().family +
-                                              " models (only for CoCoEdit models)");
-    merge_lora_file(*net, p.lora_path, p.lora_scale);
-  }
   m->device_name = describe_device(device, m->n_threads);
   return m.release();
+}
+
+// The LoRAs the caller asked for: lora_path, then lora_paths[0..n_loras).
+std::vector<LoraFile> requested_loras(const cocoedit_open_params &p) {
+  std::vector<LoraFile> out;
+  if (p.lora_path && *p.lora_path) out.push_back({p.lora_path, p.lora_scale});
+  if (p.n_loras < 0 || p.n_loras > 64) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "n_loras must be in 0..64");
+  if (p.n_loras > 0 && !p.lora_paths) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "n_loras is set but lora_paths is NULL");
+  for (int i = 0; i < p.n_loras; i++) {
+    if (!p.lora_paths[i] || !*p.lora_paths[i])
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "lora_paths[" + std::to_string(i) + "] is empty");
+    out.push_back({p.lora_paths[i], p.lora_scales ? p.lora_scales[i] : 1.0});
+  }
+  for (const auto &l : out)
+    if (!std::isfinite(l.scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, l.path + ": the LoRA scale is not finite");
+  return out;
 }
 
 // The project's own model inside `m`, or an error saying what needs one.
@@ -159,6 +167,12 @@ cocoedit_open_params cocoedit_open_default_params(void) {
   p.lora_scale = 1.0f;
   p.family = nullptr;
   p.dtype = nullptr;
+  p.vae_path = nullptr;
+  p.clip_l_path = nullptr;
+  p.t5xxl_path = nullptr;
+  p.lora_paths = nullptr;
+  p.lora_scales = nullptr;
+  p.n_loras = 0;
   return p;
 }
 
@@ -172,6 +186,10 @@ cocoedit_status cocoedit_model_open(const char *model_dir, const cocoedit_open_p
     OpenOptions options;
     options.family = p.family ? p.family : "";
     options.dtype = p.dtype ? p.dtype : "";
+    options.loras = requested_loras(p);
+    options.vae = p.vae_path ? p.vae_path : "";
+    options.clip = p.clip_l_path ? p.clip_l_path : "";
+    options.t5 = p.t5xxl_path ? p.t5xxl_path : "";
     *out_model = make_model(p, [&](const at::Device &d) { return open_pipeline(model_dir, options, d); });
   });
 }
@@ -185,8 +203,11 @@ cocoedit_status cocoedit_model_create_random(const char *config_path, uint64_t s
     if (!config_path || !*config_path) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no config file given");
     auto p = versioned(params, cocoedit_open_default_params(), "open params");
     const ModelConfig config = config_from_file(config_path);
+    const std::vector<LoraFile> loras = requested_loras(p);
     *out_model = make_model(p, [&](const at::Device &d) {
-      return std::make_unique<CocoeditPipeline>(create_model(config, seed, d), d);
+      auto pipe = std::make_unique<CocoeditPipeline>(create_model(config, seed, d), d);
+      for (const auto &l : loras) merge_lora_file(*pipe->cocoedit_model(), l.path, l.scale);
+      return pipe;
     });
   });
 }

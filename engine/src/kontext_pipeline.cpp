@@ -16,6 +16,8 @@
 #include "error.h"
 #include "flux/flux_sampling.h"
 #include "flux/flux_weights.h"
+#include "kontext_files.h"
+#include "flux/flux_lora.h"
 #include "memory.h"
 #include "region.h"
 #include "text/clip_text.h"
@@ -49,14 +51,6 @@ std::pair<int, int> preferred_dims(int64_t w, int64_t h) {
   return {bw / kGranularity * kGranularity, bh / kGranularity * kGranularity};
 }
 
-std::string require_dir(const std::string &root, const char *name, const char *what) {
-  const std::string d = root + "/" + name;
-  if (!g_file_test(d.c_str(), G_FILE_TEST_IS_DIR))
-    fail(COCOEDIT_ERR_FORMAT, root + " is not a complete FLUX.1 Kontext folder: " + name + "/ (" + what +
-                                  ") is missing");
-  return d;
-}
-
 int64_t count(const std::vector<at::Tensor> &ts) {
   int64_t n = 0;
   for (const auto &t : ts) n += t.numel();
@@ -69,6 +63,22 @@ std::string dtype_text(at::ScalarType t) {
     case at::kHalf: return "float16";
     case at::kFloat: return "float32";
     default: return c10::toString(t);
+  }
+}
+
+bool is_dir(const std::string &p) { return g_file_test(p.c_str(), G_FILE_TEST_IS_DIR); }
+
+// Loads one component; when its sizes came from the FLUX.1 preset (a single
+// file without a config), a shape mismatch says how to give the right ones.
+template <typename Load>
+auto with_preset_hint(const char *config_key, const std::string &config, Load load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const Error &e) {
+    if (!config.empty() || e.code() != COCOEDIT_ERR_FORMAT) throw;
+    fail(COCOEDIT_ERR_FORMAT, std::string(e.what()) + " (no " + config_key +
+                                  " was given, so the full FLUX.1 sizes were assumed; name its config.json as \"" +
+                                  config_key + "\" in a model description file)");
   }
 }
 
@@ -100,40 +110,60 @@ MemoryNeed kontext_memory(const flux::FluxParams &p, const AutoencoderParams &ae
 
 class KontextPipeline : public Pipeline {
  public:
-  KontextPipeline(const std::string &dir, const at::Device &device, at::ScalarType dtype) : device_(device) {
-    const std::string transformer = require_dir(dir, "transformer", "the FLUX transformer");
-    const std::string vae = require_dir(dir, "vae", "the autoencoder");
-    const std::string clip = require_dir(dir, "text_encoder", "the CLIP-L text encoder");
-    const std::string t5 = require_dir(dir, "text_encoder_2", "the T5 encoder");
-    const std::string clip_tok = require_dir(dir, "tokenizer", "CLIP's vocab.json and merges.txt");
-    const std::string t5_tok = require_dir(dir, "tokenizer_2", "T5's spiece.model");
-
+  KontextPipeline(const KontextFiles &files, const at::Device &device, at::ScalarType dtype,
+                  const std::vector<LoraFile> &loras)
+      : device_(device) {
     // Never load more than the device holds: say so before the first byte.
-    const flux::FluxParams params = flux::read_diffusers_config(transformer + "/config.json");
-    const AutoencoderParams ae_params = load_autoencoder_params(vae + "/config.json");
-    info_.memory = kontext_memory(params, ae_params, transformer, clip, t5, dtype);
+    const bool transformer_dir = is_dir(files.transformer);
+    const flux::FluxParams params = !files.transformer_config.empty()
+                                        ? flux::read_diffusers_config(files.transformer_config)
+                                        : flux::flux_preset("flux-dev-kontext");
+    const AutoencoderParams ae_params =
+        files.vae_config.empty() ? AutoencoderParams{} : load_autoencoder_params(files.vae_config);
+    info_.memory = kontext_memory(params, ae_params, files.transformer, files.clip, files.t5, dtype);
     require_memory("FLUX.1 Kontext's weights", info_.memory.weights, device_);
 
-    clip_tokenizer_ = std::make_unique<ClipTokenizer>(clip_tok);
-    t5_tokenizer_ = std::make_unique<T5Tokenizer>(t5_tok);
-    clip_ = load_clip_text(clip, device_);
-    t5_ = load_t5_encoder(t5, device_);
-    ae_ = FluxAutoencoder::from_diffusers_dir(vae, ae_params, at::kFloat);
+    const std::string &dir = files.origin;
+    clip_tokenizer_ = std::make_unique<ClipTokenizer>(files.clip_tokenizer);
+    t5_tokenizer_ = std::make_unique<T5Tokenizer>(files.t5_tokenizer);
+    clip_ = with_preset_hint("clip_l_config", files.clip_config, [&] {
+      return load_clip_text(files.clip_config.empty() ? clip_vit_l14_config()
+                                                      : clip_text_config_from_file(files.clip_config),
+                            files.clip, device_);
+    });
+    t5_ = with_preset_hint("t5xxl_config", files.t5_config, [&] {
+      return load_t5_encoder(files.t5_config.empty() ? t5_v1_1_xxl_config() : t5_config_from_file(files.t5_config),
+                             files.t5, device_);
+    });
+    ae_ = with_preset_hint("vae_config", files.vae_config, [&] {
+      std::unique_ptr<FluxAutoencoder> ae;
+      if (is_dir(files.vae)) {
+        ae = FluxAutoencoder::from_diffusers_dir(files.vae, ae_params, at::kFloat);
+      } else {
+        ae = std::make_unique<FluxAutoencoder>(ae_params, at::kFloat);
+        ae->load(files.vae);
+      }
+      return ae;
+    });
     ae_->to(device_);
-    {
-      flux::WeightMap weights = flux::read_diffusers_weights(transformer, params);
+    net_ = with_preset_hint("transformer_config", files.transformer_config, [&] {
+      flux::WeightMap weights = transformer_dir ? flux::read_diffusers_weights(files.transformer, params)
+                                                : flux::read_single_file_weights(files.transformer, params);
       // A dtype other than the stored one is a converted copy the user asked
       // for, made tensor by tensor.
       if (dtype != at::ScalarType::Undefined)
         for (auto &kv : weights) kv.second = kv.second.to(dtype);
-      net_ = flux::Flux(params, weights, transformer);
-    }
+      // LoRAs go into the tensors, in the dtype they run in, before the
+      // module takes them.
+      for (const auto &l : loras) flux::merge_lora(weights, params, l.path, l.scale);
+      return flux::Flux(params, weights, files.transformer);
+    });
     net_->to(device_);
     dtype_ = net_->dtype();
 
     const auto &p = net_->params;
     info_.family = "flux-kontext";
-    info_.name = basename_of(dir);
+    info_.name = files.name;
     info_.architecture = "flux";
     info_.dtype = dtype_text(dtype_);
     info_.working_size = 1024;
@@ -215,13 +245,6 @@ class KontextPipeline : public Pipeline {
   }
 
  private:
-  static std::string basename_of(const std::string &dir) {
-    gchar *b = g_path_get_basename(dir.c_str());
-    std::string s = b;
-    g_free(b);
-    return s;
-  }
-
   at::Device device_;
   at::ScalarType dtype_ = at::kBFloat16;
   PipelineInfo info_;
@@ -235,12 +258,9 @@ class KontextPipeline : public Pipeline {
 
 }  // namespace
 
-std::unique_ptr<Pipeline> open_kontext_pipeline(const std::string &path, const at::Device &device,
-                                                at::ScalarType dtype) {
-  if (!g_file_test(path.c_str(), G_FILE_TEST_IS_DIR))
-    fail(COCOEDIT_ERR_INVALID_ARGUMENT, path + ": BFL single-file downloads are not supported yet; give the "
-                                              "diffusers FLUX.1-Kontext-dev folder");
-  return std::make_unique<KontextPipeline>(path, device, dtype);
+std::unique_ptr<Pipeline> open_kontext_pipeline(const KontextFiles &files, const at::Device &device,
+                                                at::ScalarType dtype, const std::vector<LoraFile> &loras) {
+  return std::make_unique<KontextPipeline>(files, device, dtype, loras);
 }
 
 }  // namespace cocoedit

@@ -6,17 +6,20 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "kontext_files.h"
 #include "pipeline.h"
 
 namespace cocoedit {
 
-// Opens a diffusers FLUX.1-Kontext-dev folder (model_index.json and its
-// component folders).  Every missing component is named in the error.
-// `dtype`: what the transformer and text encoders compute in (Undefined: the
+// Opens the model whose files `files` names (kontext_files.h).  `dtype`:
+// what the transformer and text encoders compute in (Undefined: the
 // transformer's stored dtype, bf16 for the real files); the autoencoder
-// always encodes in float32, as the reference does.
-std::unique_ptr<Pipeline> open_kontext_pipeline(const std::string &path, const at::Device &device,
-                                                at::ScalarType dtype = at::ScalarType::Undefined);
+// always encodes in float32, as the reference does.  `loras` are merged
+// into the transformer's weights, in order, before it is built.
+std::unique_ptr<Pipeline> open_kontext_pipeline(const KontextFiles &files, const at::Device &device,
+                                                at::ScalarType dtype = at::ScalarType::Undefined,
+                                                const std::vector<LoraFile> &loras = {});
 
 }  // namespace cocoedit

@@ -51,16 +51,19 @@ void require_memory(const std::string &what, int64_t need, const at::Device &dev
                                          ", but only " + format_bytes(free_b) + " is free");
 }
 
-int64_t safetensors_bytes(const std::string &dir) {
+int64_t safetensors_bytes(const std::string &path) {
+  GStatBuf st;
+  if (g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR))
+    return g_stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
   int64_t total = 0;
+  const std::string &dir = path;
   GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
   if (!d) return 0;
   while (const gchar *name = g_dir_read_name(d)) {
     if (!g_str_has_suffix(name, ".safetensors")) continue;
-    gchar *path = g_build_filename(dir.c_str(), name, nullptr);
-    GStatBuf st;
-    if (g_stat(path, &st) == 0) total += static_cast<int64_t>(st.st_size);
-    g_free(path);
+    gchar *file = g_build_filename(dir.c_str(), name, nullptr);
+    if (g_stat(file, &st) == 0) total += static_cast<int64_t>(st.st_size);
+    g_free(file);
   }
   g_dir_close(d);
   return total;

@@ -27,7 +27,8 @@ void require_memory(const std::string &what, int64_t need, const at::Device &dev
 // "23.8 GB": bytes for people.
 std::string format_bytes(int64_t bytes);
 
-// Bytes of the *.safetensors files in folder `dir` (weights as stored).
-int64_t safetensors_bytes(const std::string &dir);
+// Bytes of the *.safetensors files in folder `path`, or of the file `path`
+// (weights as stored).
+int64_t safetensors_bytes(const std::string &path);
 
 }  // namespace cocoedit

@@ -3,10 +3,13 @@
 
 #include <glib.h>
 
+#include <cmath>
+
 #include "cocoedit_pipeline.h"
 #include "kontext_pipeline.h"
 #include "error.h"
 #include "json_config.h"
+#include "lora.h"
 
 namespace cocoedit {
 namespace {
@@ -41,9 +44,11 @@ std::string detect_family(const std::string &path) {
                                      "FLUX.1 Kontext download) nor config.json (a CoCoEdit model)");
   }
   if (is_file(path)) {
-    if (g_str_has_suffix(path.c_str(), ".json")) return "flux-kontext";  // a BFL model description file
-    fail(COCOEDIT_ERR_FORMAT, path + " is a file; give the model folder, or a model description (.json) naming "
-                                     "the single files of a BFL download");
+    // A model description file, or BFL's single transformer file.
+    if (g_str_has_suffix(path.c_str(), ".json") || g_str_has_suffix(path.c_str(), ".safetensors"))
+      return "flux-kontext";
+    fail(COCOEDIT_ERR_FORMAT, path + " is a file; give the model folder, a model description (.json) naming "
+                                     "the single files of a BFL download, or the transformer's .safetensors file");
   }
   fail(COCOEDIT_ERR_IO, path + ": no such file or folder");
 }
@@ -53,15 +58,31 @@ std::unique_ptr<Pipeline> open_pipeline(const std::string &path, const OpenOptio
   if (!options.dtype.empty() && options.dtype != "float32" && options.dtype != "bfloat16")
     fail(COCOEDIT_ERR_INVALID_ARGUMENT, "dtype \"" + options.dtype + "\" is not float32 or bfloat16");
   const std::string f = options.family.empty() ? detect_family(path) : options.family;
+  for (const auto &l : options.loras)
+    if (!std::isfinite(l.scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, l.path + ": the LoRA scale is not finite");
   if (f == "cocoedit") {
     if (options.dtype == "bfloat16")
       fail(COCOEDIT_ERR_INVALID_ARGUMENT, "CoCoEdit models run in float32 (bf16 autocast is the trainer's)");
-    return open_cocoedit_pipeline(path, device);
+    if (!options.vae.empty() || !options.clip.empty() || !options.t5.empty())
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "separate autoencoder and text-encoder files belong to FLUX.1 Kontext "
+                                          "single files, not to a CoCoEdit model");
+    auto pipe = open_cocoedit_pipeline(path, device);
+    for (const auto &l : options.loras) merge_lora_file(*pipe->cocoedit_model(), l.path, l.scale);
+    return pipe;
   }
-  if (f == "flux-kontext")
-    return open_kontext_pipeline(path, device, options.dtype == "float32" ? at::kFloat
-                                               : options.dtype == "bfloat16" ? at::kBFloat16
-                                                                             : at::ScalarType::Undefined);
+  if (f == "flux-kontext") {
+    const at::ScalarType dtype = options.dtype == "float32"    ? at::kFloat
+                                 : options.dtype == "bfloat16" ? at::kBFloat16
+                                                               : at::ScalarType::Undefined;
+    const bool single = is_file(path) && g_str_has_suffix(path.c_str(), ".safetensors");
+    if (!single && (!options.vae.empty() || !options.clip.empty() || !options.t5.empty()))
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, path + " names all its components itself; separate autoencoder and "
+                                                 "text-encoder files go with a single transformer file");
+    const KontextFiles files = single ? kontext_single_files(path, options.vae, options.clip, options.t5)
+                               : is_file(path) ? kontext_description_files(path)
+                                               : kontext_folder_files(path);
+    return open_kontext_pipeline(files, device, dtype, options.loras);
+  }
   fail(COCOEDIT_ERR_INVALID_ARGUMENT, "unknown model family \"" + f + "\" (known: cocoedit, flux-kontext)");
 }
 

@@ -82,15 +82,26 @@ class Pipeline {
 
 // Which family `path` holds: "cocoedit" (config.json with architecture
 // cocoedit-kontext), "flux-kontext" (a diffusers FLUX.1 Kontext folder with
-// model_index.json, or a BFL model description file); throws
+// model_index.json, a model description file (.json) or a single
+// transformer file (.safetensors)); throws
 // COCOEDIT_ERR_FORMAT naming what is missing when it is none of them.
 std::string detect_family(const std::string &path);
 
-// How to open a model: its family ("" = detected) and the dtype its
-// transformer runs in ("" = as stored; "float32", "bfloat16").
+// A LoRA file to merge at load, and the multiplier of its delta.
+struct LoraFile {
+  std::string path;
+  double scale = 1.0;
+};
+
+// How to open a model: its family ("" = detected), the dtype its
+// transformer runs in ("" = as stored; "float32", "bfloat16"), LoRAs to
+// merge, and, when the path is a single FLUX transformer file, the files of
+// the other components (BFL's single-file layout).
 struct OpenOptions {
   std::string family;
   std::string dtype;
+  std::vector<LoraFile> loras;
+  std::string vae, clip, t5;
 };
 
 // Opens the model at `path` on `device`.

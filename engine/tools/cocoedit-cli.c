@@ -3,6 +3,8 @@
  *
  *   cocoedit edit IMAGE --prompt TEXT [--mask MASK] [--seed N] [--steps N] -o OUT.png
  *   cocoedit info [MODEL]
+ *   (both take --lora FILE[:SCALE], --dtype, --family, and, with a single
+ *   FLUX transformer file as the model, --vae, --clip-l, --t5xxl)
  *   cocoedit init-model --config CONFIG.json [--seed N] -o MODEL_DIR
  *
  * Exit codes: 0 success; 1 bad command line; 2 an input file could not be
@@ -13,6 +15,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,35 +218,118 @@ add_info (JsonBuilder               *b,
   json_builder_add_boolean_value (b, info->has_mask_channel);
 }
 
-static int
-cmd_info (int    argc,
-          char **argv)
+/* How to open the model, shared by `edit` and `info`: family, dtype, BFL's
+ * single files beside a transformer file, and LoRAs. */
+typedef struct
 {
-  g_autofree gchar   *device = NULL;
-  gboolean            json = FALSE;
-  GOptionEntry        entries[] = {
-    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu or cuda", "DEVICE" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+  gchar   *dtype, *family, *vae, *clip_l, *t5xxl;
+  gchar  **loras;          /* FILE or FILE:SCALE, as given */
+  gchar  **lora_paths;     /* parsed from loras */
+  gfloat  *lora_scales;
+} ModelOptions;
+
+static GOptionGroup *
+model_option_group (ModelOptions *o)
+{
+  const GOptionEntry entries[] = {
+    { "dtype", 0, 0, G_OPTION_ARG_STRING, &o->dtype, "float32 or bfloat16 (default: as the weights are stored)", "DTYPE" },
+    { "family", 0, 0, G_OPTION_ARG_STRING, &o->family, "cocoedit or flux-kontext (default: detected)", "FAMILY" },
+    { "vae", 0, 0, G_OPTION_ARG_FILENAME, &o->vae, "With a single transformer file: the autoencoder (ae.safetensors)", "FILE" },
+    { "clip-l", 0, 0, G_OPTION_ARG_FILENAME, &o->clip_l, "With a single transformer file: CLIP-L (clip_l.safetensors)", "FILE" },
+    { "t5xxl", 0, 0, G_OPTION_ARG_FILENAME, &o->t5xxl, "With a single transformer file: T5-XXL (t5xxl_fp16.safetensors)", "FILE" },
+    { "lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->loras, "A LoRA to merge, with an optional multiplier (repeatable)", "FILE[:SCALE]" },
     { NULL }
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("[MODEL] — describe a model");
-  g_autoptr (GError)  error = NULL;
-  cocoedit_open_params params = cocoedit_open_default_params ();
+  GOptionGroup *g = g_option_group_new ("model", "Model options:", "Show the model options", NULL, NULL);
+
+  g_option_group_add_entries (g, entries);
+  return g;
+}
+
+/* Fills `params` from `o`; FALSE with a message for a bad --lora. */
+static gboolean
+model_options_apply (ModelOptions         *o,
+                     cocoedit_open_params *params,
+                     gchar               **message)
+{
+  guint n = o->loras ? g_strv_length (o->loras) : 0;
+
+  params->dtype = o->dtype;
+  params->family = o->family;
+  params->vae_path = o->vae;
+  params->clip_l_path = o->clip_l;
+  params->t5xxl_path = o->t5xxl;
+  o->lora_paths = g_new0 (gchar *, n + 1);
+  o->lora_scales = g_new0 (gfloat, n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      const gchar *colon = strrchr (o->loras[i], ':');
+      gchar       *end = NULL;
+      gdouble      scale = 1.0;
+
+      if (colon)
+        {
+          scale = g_ascii_strtod (colon + 1, &end);
+          if (end == colon + 1 || *end)
+            {
+              g_autofree gchar *before = g_strndup (o->loras[i], colon - o->loras[i]);
+
+              /* FILE:junk where FILE exists is a mistyped multiplier; else
+               * the ':' is part of the file's name. */
+              if (! g_file_test (o->loras[i], G_FILE_TEST_EXISTS) &&
+                  g_file_test (before, G_FILE_TEST_IS_REGULAR))
+                {
+                  *message = g_strdup_printf ("--lora %s: the multiplier \"%s\" is not a number",
+                                              o->loras[i], colon + 1);
+                  return FALSE;
+                }
+              colon = NULL;
+            }
+          else if (! isfinite (scale))
+            {
+              *message = g_strdup_printf ("--lora %s: the multiplier is not finite", o->loras[i]);
+              return FALSE;
+            }
+        }
+      o->lora_paths[i] = colon ? g_strndup (o->loras[i], colon - o->loras[i]) : g_strdup (o->loras[i]);
+      o->lora_scales[i] = colon ? (gfloat) scale : 1.0f;
+      if (! *o->lora_paths[i])
+        {
+          *message = g_strdup_printf ("--lora %s names no file", o->loras[i]);
+          return FALSE;
+        }
+    }
+  params->lora_paths = (const char *const *) o->lora_paths;
+  params->lora_scales = o->lora_scales;
+  params->n_loras = (int) n;
+  return TRUE;
+}
+
+static void
+model_options_clear (ModelOptions *o)
+{
+  g_free (o->dtype);
+  g_free (o->family);
+  g_free (o->vae);
+  g_free (o->clip_l);
+  g_free (o->t5xxl);
+  g_strfreev (o->loras);
+  g_strfreev (o->lora_paths);
+  g_free (o->lora_scales);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ModelOptions, model_options_clear)
+
+/* Opens the model at `dir` and prints what it is. */
+static int
+show_info (const gchar                *dir,
+           const cocoedit_open_params *params,
+           gboolean                    json)
+{
   cocoedit_model     *model = NULL;
   cocoedit_model_info info;
   cocoedit_error      err;
-  const gchar        *dir;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (! g_option_context_parse (ctx, &argc, &argv, &error))
-    return usage_error (error->message);
-  if (argc > 2)
-    return usage_error ("info takes at most one model directory");
-  if (! parse_device (device, &params.device))
-    return usage_error ("--device must be auto, cpu or cuda");
-  dir = argc == 2 ? argv[1] : default_model ();
-
-  if (cocoedit_model_open (dir, &params, &model, &err) != COCOEDIT_OK)
+  if (cocoedit_model_open (dir, params, &model, &err) != COCOEDIT_OK)
     return engine_failure (json, dir, &err);
   if (cocoedit_model_get_info (model, &info, &err) != COCOEDIT_OK)
     {
@@ -287,6 +373,35 @@ cmd_info (int    argc,
     }
   cocoedit_model_free (model);
   return 0;
+}
+
+static int
+cmd_info (int    argc,
+          char **argv)
+{
+  g_autofree gchar   *device = NULL, *message = NULL;
+  gboolean            json = FALSE;
+  g_auto (ModelOptions) mopts = { 0 };
+  GOptionEntry        entries[] = {
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu or cuda", "DEVICE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("[MODEL] — describe a model");
+  g_autoptr (GError)  error = NULL;
+  cocoedit_open_params params = cocoedit_open_default_params ();
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, model_option_group (&mopts));
+  if (! g_option_context_parse (ctx, &argc, &argv, &error))
+    return usage_error (error->message);
+  if (argc > 2)
+    return usage_error ("info takes at most one model");
+  if (! parse_device (device, &params.device))
+    return usage_error ("--device must be auto, cpu or cuda");
+  if (! model_options_apply (&mopts, &params, &message))
+    return usage_error (message);
+  return show_info (argc == 2 ? argv[1] : default_model (), &params, json);
 }
 
 static int
@@ -334,7 +449,8 @@ cmd_edit (int    argc,
           char **argv)
 {
   g_autofree gchar *prompt = NULL, *mask_path = NULL, *out = NULL, *model_dir = NULL, *device = NULL;
-  g_autofree gchar *dtype = NULL, *family = NULL;
+  g_autofree gchar *message = NULL;
+  g_auto (ModelOptions) mopts = { 0 };
   gint64            seed = 0;
   gint              steps = 0, working_size = 0, margin = -1;
   gdouble           guidance = -1.0, image_guidance = 1.0, strength = 1.0;
@@ -343,10 +459,8 @@ cmd_edit (int    argc,
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The instruction (UTF-8)", "TEXT" },
     { "mask", 'm', 0, G_OPTION_ARG_FILENAME, &mask_path, "Edit mask: white may change, black or transparent stays", "MASK.png" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Where to write the result (PNG)", "OUT.png" },
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir, "Model directory (default: $COCOEDIT_MODEL or the installed model)", "DIR" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_dir, "Model folder, description file or transformer file (default: $COCOEDIT_MODEL or the installed model)", "PATH" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu or cuda", "DEVICE" },
-    { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype, "float32 or bfloat16 (default: as the weights are stored)", "DTYPE" },
-    { "family", 0, 0, G_OPTION_ARG_STRING, &family, "cocoedit or flux-kontext (default: detected)", "FAMILY" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed (same seed, same result)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "Sampler steps (0 = the model's default)", "N" },
     { "guidance", 'g', 0, G_OPTION_ARG_DOUBLE, &guidance, "Instruction guidance scale (default: the model's)", "G" },
@@ -372,16 +486,17 @@ cmd_edit (int    argc,
   gint64               t0;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, model_option_group (&mopts));
   if (! g_option_context_parse (ctx, &argc, &argv, &error))
     return usage_error (error->message);
+  if (! model_options_apply (&mopts, &oparams, &message))
+    return usage_error (message);
   if (argc != 2)
     return usage_error ("edit needs exactly one input image");
   if (! prompt || ! out)
     return usage_error ("edit needs --prompt and --output");
   if (! parse_device (device, &oparams.device))
     return usage_error ("--device must be auto, cpu or cuda");
-  oparams.dtype = dtype;
-  oparams.family = family;
   if (seed < 0)
     return usage_error ("--seed must not be negative");
 

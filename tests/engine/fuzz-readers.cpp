@@ -1,8 +1,9 @@
 // fuzz-readers.cpp — a bounded mutation fuzzer for the checkpoint and config
 // readers: `fuzz-readers SECONDS [SEED]`.  Valid inputs are mutated (bit
 // flips, byte changes, insertions, deletions, truncation, number splices)
-// and fed to SafetensorsFile::from_bytes, the CoCoEdit config reader and
-// the FLUX.1 Kontext component configs (transformer, T5, CLIP, autoencoder).  Rejection
+// and fed to SafetensorsFile::from_bytes, the CoCoEdit config reader, the
+// FLUX.1 Kontext component configs (transformer, T5, CLIP, autoencoder) and
+// the FLUX LoRA reader.  Rejection
 // with cocoedit::Error is the expected outcome; any other exception, a
 // crash or a sanitizer report fails the run.
 #include <glib.h>
@@ -15,6 +16,7 @@
 #include "ae/ae_config.h"
 #include "config.h"
 #include "error.h"
+#include "flux/flux_lora.h"
 #include "flux/flux_weights.h"
 #include "safetensors.h"
 #include "text/clip_text.h"
@@ -22,15 +24,33 @@
 
 using namespace cocoedit;
 
+// A safetensors file of `header` and `data_len` bytes of data.
+static std::string safetensors_bytes_of(const std::string &header, size_t data_len) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; i++) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
+  return out + header + std::string(data_len, '\x3f');
+}
+
 static std::string seed_safetensors() {
-  const std::string header =
+  return safetensors_bytes_of(
       R"({"__metadata__":{"architecture":"cocoedit-kontext"},)"
       R"("a.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
       R"("b.bias":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]},)"
-      R"("c":{"dtype":"F16","shape":[],"data_offsets":[32,34]}})";
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; i++) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
-  return out + header + std::string(34, '\x3f');
+      R"("c":{"dtype":"F16","shape":[],"data_offsets":[32,34]}})",
+      34);
+}
+
+// A rank-2 diffusers LoRA on one module of the kFluxConfig transformer
+// (hidden size 64), and a kohya one with its alpha.
+static std::string seed_lora() {
+  return safetensors_bytes_of(
+      R"({"__metadata__":{"lora_adapter_metadata":"{\"transformer.lora_alpha\": 4, \"transformer.r\": 2}"},)"
+      R"("transformer.transformer_blocks.0.attn.to_k.lora_A.weight":{"dtype":"F32","shape":[2,64],"data_offsets":[0,512]},)"
+      R"("transformer.transformer_blocks.0.attn.to_k.lora_B.weight":{"dtype":"BF16","shape":[64,2],"data_offsets":[512,768]},)"
+      R"("lora_unet_single_blocks_1_linear2.lora_down.weight":{"dtype":"F16","shape":[1,320],"data_offsets":[768,1408]},)"
+      R"("lora_unet_single_blocks_1_linear2.lora_up.weight":{"dtype":"F16","shape":[64,1],"data_offsets":[1408,1536]},)"
+      R"("lora_unet_single_blocks_1_linear2.alpha":{"dtype":"F32","shape":[],"data_offsets":[1536,1540]}})",
+      1540);
 }
 
 static std::string seed_config() {
@@ -103,6 +123,12 @@ int main(int argc, char **argv) {
       {"t5 config", kT5Config, [](const std::string &in) { t5_config_from_json(in, "fuzz"); }},
       {"clip config", kClipConfig, [](const std::string &in) { clip_text_config_from_json(in, "fuzz"); }},
       {"autoencoder config", kAeConfig, [](const std::string &in) { autoencoder_params_from_json(in, "fuzz"); }},
+      {"flux lora", seed_lora(),
+       [](const std::string &in) {
+         static const flux::FluxParams p = flux::diffusers_config_from_json(kFluxConfig, "fuzz");
+         auto f = SafetensorsFile::from_bytes(reinterpret_cast<const uint8_t *>(in.data()), in.size(), "fuzz");
+         flux::read_flux_lora(*f, p);
+       }},
   };
   std::vector<long> tried(readers.size()), took(readers.size());
   const gint64 end = g_get_monotonic_time() + static_cast<gint64>(seconds * 1e6);

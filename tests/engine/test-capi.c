@@ -130,6 +130,26 @@ test_open_errors (void)
   p = cocoedit_open_default_params ();
   p.lora_path = config_path; /* not a safetensors file */
   g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_FORMAT);
+
+  /* The list of LoRAs: each is checked, and the bad one is named. */
+  {
+    const char *loras[] = { config_path };
+    const float scales[] = { NAN };
+
+    p = cocoedit_open_default_params ();
+    p.n_loras = 1;
+    g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (err.message, "lora_paths"));
+    p.lora_paths = loras;
+    g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_FORMAT);
+    g_assert_nonnull (strstr (err.message, config_path));
+    p.lora_scales = scales;
+    g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (err.message, "not finite"));
+    p.n_loras = -1;
+    g_assert_cmpint (cocoedit_model_open (model_dir, &p, &m, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+    g_assert_null (m);
+  }
   g_rmdir (dir);
 }
 

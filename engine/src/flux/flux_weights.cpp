@@ -331,6 +331,15 @@ WeightMap read_diffusers_file(const std::string &path, const FluxParams &params)
   return fuse_diffusers(files, params, path);
 }
 
+WeightMap read_single_file_weights(const std::string &path, const FluxParams &params) {
+  bool diffusers = false;
+  {
+    SafetensorsFile f(path);  // only the header is read here
+    diffusers = f.find("x_embedder.weight") != nullptr;
+  }
+  return diffusers ? read_diffusers_file(path, params) : read_bfl_weights(path, params);
+}
+
 Flux load_flux_diffusers(const std::string &dir) {
   const FluxParams params = read_diffusers_config(path_in(dir, "config.json"));
   return Flux(params, read_diffusers_weights(dir, params), dir);

@@ -37,6 +37,10 @@ Flux load_flux_diffusers(const std::string &dir);
 // export), sizes from `params`.
 WeightMap read_diffusers_file(const std::string &path, const FluxParams &params);
 
+// One transformer file under either naming, told apart by its keys
+// (diffusers files have x_embedder.weight).
+WeightMap read_single_file_weights(const std::string &path, const FluxParams &params);
+
 // Where each BFL tensor comes from in diffusers' layout: rows
 // [src_row, src_row + rows) of `src`, stacked in order.
 struct DiffusersPiece {

@@ -58,6 +58,15 @@ ClipTextConfig clip_text_config_from_file(const std::string &path) {
 
 // ---- model ------------------------------------------------------------------
 
+ClipTextConfig clip_vit_l14_config() {
+  ClipTextConfig c;
+  c.hidden_size = 768;
+  c.intermediate_size = 3072;
+  c.num_hidden_layers = 12;
+  c.num_attention_heads = 12;
+  return c;
+}
+
 namespace {
 
 std::string layer_key(int64_t i, const std::string &rest) {
@@ -87,6 +96,10 @@ textenc::WeightSpec clip_weight_spec(const ClipTextConfig &c) {
   s.required["text_model.final_layer_norm.bias"] = {D};
   // A buffer (arange) that older exports stored; positions are computed here.
   s.ignored.insert("text_model.embeddings.position_ids");
+  // What CLIPTextModelWithProjection exports (ComfyUI's clip_l.safetensors)
+  // add; the text model does not use them.
+  s.ignored.insert("text_projection.weight");
+  s.ignored.insert("logit_scale");
   return s;
 }
 

@@ -35,6 +35,8 @@ struct ClipTextConfig {
 
 ClipTextConfig clip_text_config_from_json(const std::string &text, const std::string &origin);
 ClipTextConfig clip_text_config_from_file(const std::string &path);
+// openai/clip-vit-large-patch14's text model (FLUX's CLIP-L, clip_l.safetensors).
+ClipTextConfig clip_vit_l14_config();
 
 struct ClipTextOutput {
   at::Tensor last_hidden_state;  // [batch, length, hidden], after final_layer_norm

@@ -67,6 +67,17 @@ T5Config t5_config_from_json(const std::string &text, const std::string &origin)
   return c;
 }
 
+T5Config t5_v1_1_xxl_config() {
+  T5Config c;
+  c.d_model = 4096;
+  c.d_kv = 64;
+  c.d_ff = 10240;
+  c.num_layers = 24;
+  c.num_heads = 64;
+  c.feed_forward_proj = "gated-gelu";
+  return c;
+}
+
 T5Config t5_config_from_file(const std::string &path) {
   return t5_config_from_json(textenc::read_config_text(path), path);
 }

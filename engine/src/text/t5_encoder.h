@@ -35,6 +35,8 @@ struct T5Config {
 // A HF T5 config.json (text or file) to a validated T5Config.
 T5Config t5_config_from_json(const std::string &text, const std::string &origin);
 T5Config t5_config_from_file(const std::string &path);
+// google/t5-v1_1-xxl's encoder (FLUX's T5, t5xxl_fp16.safetensors).
+T5Config t5_v1_1_xxl_config();
 
 // T5Attention._relative_position_bucket: the bucket of each relative position
 // (key − query) of an int64 tensor; bidirectional splits the buckets in two
