@@ -389,6 +389,32 @@ def case_model_env():
     finish("model_env")
 
 
+def case_kontext():
+    """FLUX.1 Kontext in GIMP: the tiny diffusers-layout folder
+    ($COCOEDIT_TEST_KONTEXT) edits a selection through the plug-in, the
+    family detected by the engine, nothing outside the selection changed."""
+    folder = os.environ.get("COCOEDIT_TEST_KONTEXT", "")
+    check(os.path.isfile(os.path.join(folder, "model_index.json")),
+          "test setup: COCOEDIT_TEST_KONTEXT is no Kontext folder")
+    image = new_image(96, 80)
+    layer = add_layer(image, 96, 80, Gimp.ImageType.RGB_IMAGE)
+    before = native(layer)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 20, 16, 40, 32)
+    prompt = "make the ball blue"
+    import time
+    start = time.monotonic()
+    result = run_ok(image, layer, prompt=prompt, steps=1,
+                    **{"model-path": folder})
+    print("COCOEDIT-TIME FLUX.1 Kontext (tiny) edit of a 96x80 layer at its "
+          "preferred resolution, 1 step: %.2f s" % (time.monotonic() - start))
+    check_new_layer(image, layer, result, prompt, 1)
+    selected = selection_on(layer)
+    after = native(result)
+    check_outside_unchanged(before, after, selected)
+    check_inside_changed(before, after, selected)
+    finish("kontext")
+
+
 def case_digest():
     """Prints a digest of one edit with fractional parameters (compared
     across locales by the harness)."""
