@@ -163,7 +163,9 @@ COCOEDIT_API void cocoedit_model_free (cocoedit_model *model);
 typedef struct cocoedit_model_info {
   char name[128];          /* config "name"                                  */
   char architecture[64];   /* config "architecture"                          */
-  char device[128];        /* "cpu (16 threads)" or the GPU's name            */
+  char device[128];        /* "cpu (16 threads)" or the GPU's name, and
+                              where parts run elsewhere ("; text encoders on
+                              the CPU ...") when the GPU is too small        */
   char dtype[16];          /* dtype the weights run in: "float32", ...       */
   int64_t n_parameters;
   int working_size;        /* default working resolution (long side, px)     */

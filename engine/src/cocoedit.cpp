@@ -106,6 +106,7 @@ cocoedit_model *make_model(const cocoedit_open_params &p,
   m->n_threads = configure_threads(p.n_threads);
   m->pipe = build(device);
   m->device_name = describe_device(device, m->n_threads);
+  if (const std::string where = m->pipe->placement(); !where.empty()) m->device_name += "; " + where;
   return m.release();
 }
 

@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <utility>
 
 #include "ae/flux_autoencoder.h"
 #include "ae/latent_packing.h"
@@ -98,9 +100,10 @@ MemoryNeed kontext_memory(const flux::FluxParams &p, const AutoencoderParams &ae
     n_transformer += n;
   }
   MemoryNeed m;
+  m.text_weights = safetensors_bytes(clip) + safetensors_bytes(t5);
   m.weights = (dtype == at::ScalarType::Undefined ? safetensors_bytes(transformer)
                                                   : n_transformer * dtype_bytes(dtype)) +
-              safetensors_bytes(clip) + safetensors_bytes(t5) + FluxAutoencoder::parameter_count(ae) * 4;
+              m.text_weights + FluxAutoencoder::parameter_count(ae) * 4;
   m.edit_long_side = 1024;
   const int64_t side = m.edit_long_side, tokens = kT5Length + 2 * (side / kGranularity) * (side / kGranularity);
   const int64_t act_bytes = dtype == at::kFloat ? 4 : 2;
@@ -121,7 +124,9 @@ class KontextPipeline : public Pipeline {
     const AutoencoderParams ae_params =
         files.vae_config.empty() ? AutoencoderParams{} : load_autoencoder_params(files.vae_config);
     info_.memory = kontext_memory(params, ae_params, files.transformer, files.clip, files.t5, dtype);
-    require_memory("FLUX.1 Kontext's weights", info_.memory.weights, device_);
+    const Placement placement = place_text_encoders("FLUX.1 Kontext", info_.memory, device_, free_memory(device_),
+                                                    free_memory(at::kCPU));
+    text_device_ = placement.text_on_host ? at::Device(at::kCPU) : device_;
 
     const std::string &dir = files.origin;
     clip_tokenizer_ = std::make_unique<ClipTokenizer>(files.clip_tokenizer);
@@ -129,11 +134,11 @@ class KontextPipeline : public Pipeline {
     clip_ = with_preset_hint("clip_l_config", files.clip_config, [&] {
       return load_clip_text(files.clip_config.empty() ? clip_vit_l14_config()
                                                       : clip_text_config_from_file(files.clip_config),
-                            files.clip, device_);
+                            files.clip, text_device_);
     });
     t5_ = with_preset_hint("t5xxl_config", files.t5_config, [&] {
       return load_t5_encoder(files.t5_config.empty() ? t5_v1_1_xxl_config() : t5_config_from_file(files.t5_config),
-                             files.t5, device_);
+                             files.t5, text_device_);
     });
     ae_ = with_preset_hint("vae_config", files.vae_config, [&] {
       std::unique_ptr<FluxAutoencoder> ae;
@@ -190,6 +195,9 @@ class KontextPipeline : public Pipeline {
   }
 
   const PipelineInfo &info() const override { return info_; }
+  std::string placement() const override {
+    return text_device_ == device_ ? "" : "text encoders on the CPU (the model does not fit " + device_.str() + ")";
+  }
   const at::Device &device() const override { return device_; }
 
   at::Tensor edit(const at::Tensor &source, const at::Tensor &mask, const EditRequest &req) override {
@@ -198,13 +206,7 @@ class KontextPipeline : public Pipeline {
                               ? working_dims(static_cast<int>(w), static_cast<int>(h), req.working_size, kGranularity)
                               : preferred_dims(w, h);
 
-    // Text features, no attention masks (BFL's HFEmbedder).
-    const ClipTokens ct = clip_tokenizer_->encode(req.prompt);
-    const T5Tokens tt = t5_tokenizer_->encode(req.prompt, kT5Length);
-    const at::Tensor clip_ids = at::tensor(ct.ids, at::kLong).unsqueeze(0).to(device_);
-    const at::Tensor t5_ids = at::tensor(tt.ids, at::kLong).unsqueeze(0).to(device_);
-    const at::Tensor txt = t5_->forward(t5_ids, dtype_);
-    const at::Tensor vec = clip_->forward(clip_ids, dtype_).pooled;
+    const auto [txt, vec] = text_features(req.prompt);
 
     // The reference: the crop at the working size, encoded in float32, then
     // cast to the transformer's dtype and packed with ids (1, row, col).
@@ -248,12 +250,34 @@ class KontextPipeline : public Pipeline {
   at::Device device_;
   at::ScalarType dtype_ = at::kBFloat16;
   PipelineInfo info_;
+  // T5's hidden states and CLIP's pooled output for `prompt`, no attention
+  // masks (BFL's HFEmbedder), on the transformer's device.  The last
+  // prompt's are kept: the plug-in's preview and apply, and variations,
+  // run the same prompt again, and T5-XXL is the slow part on a CPU.
+  std::pair<at::Tensor, at::Tensor> text_features(const std::string &prompt) {
+    std::lock_guard<std::mutex> lock(text_mutex_);
+    if (!cached_txt_.defined() || cached_prompt_ != prompt) {
+      const ClipTokens ct = clip_tokenizer_->encode(prompt);
+      const T5Tokens tt = t5_tokenizer_->encode(prompt, kT5Length);
+      const at::Tensor clip_ids = at::tensor(ct.ids, at::kLong).unsqueeze(0).to(text_device_);
+      const at::Tensor t5_ids = at::tensor(tt.ids, at::kLong).unsqueeze(0).to(text_device_);
+      cached_txt_ = t5_->forward(t5_ids, dtype_).to(device_);
+      cached_vec_ = clip_->forward(clip_ids, dtype_).pooled.to(device_);
+      cached_prompt_ = prompt;
+    }
+    return {cached_txt_, cached_vec_};
+  }
+
   std::unique_ptr<ClipTokenizer> clip_tokenizer_;
   std::unique_ptr<T5Tokenizer> t5_tokenizer_;
   std::unique_ptr<ClipTextModel> clip_;
   std::unique_ptr<T5Encoder> t5_;
   std::unique_ptr<FluxAutoencoder> ae_;
   flux::Flux net_{nullptr};
+  at::Device text_device_{at::kCPU};  // device_, or the CPU when the GPU is short
+  std::mutex text_mutex_;
+  std::string cached_prompt_;
+  at::Tensor cached_txt_, cached_vec_;
 };
 
 }  // namespace

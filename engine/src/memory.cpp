@@ -44,11 +44,28 @@ std::string format_bytes(int64_t bytes) {
   return buf;
 }
 
-void require_memory(const std::string &what, int64_t need, const at::Device &device) {
-  const int64_t free_b = free_memory(device);
-  if (free_b >= 0 && need > free_b)
-    fail(COCOEDIT_ERR_OUT_OF_MEMORY, what + " needs about " + format_bytes(need) + " on " + device.str() +
-                                         ", but only " + format_bytes(free_b) + " is free");
+Placement place_text_encoders(const std::string &what, const MemoryNeed &need, const at::Device &device,
+                              int64_t device_free, int64_t host_free) {
+  auto fits = [](int64_t bytes, int64_t free_b) { return free_b < 0 || bytes <= free_b; };
+  const int64_t all = need.weights + need.edit, rest = all - need.text_weights;
+  Placement p;
+  if (!device.is_cuda()) {
+    if (!fits(all, host_free))
+      fail(COCOEDIT_ERR_OUT_OF_MEMORY, what + " needs about " + format_bytes(all) + " of RAM (weights and one edit at " +
+                                           std::to_string(need.edit_long_side) + " px), but only " +
+                                           format_bytes(host_free) + " is free");
+    return p;
+  }
+  if (fits(all, device_free)) return p;
+  if (fits(rest, device_free) && fits(need.text_weights, host_free)) {
+    p.text_on_host = true;
+    return p;
+  }
+  fail(COCOEDIT_ERR_OUT_OF_MEMORY,
+       what + " needs about " + format_bytes(all) + " on " + device.str() + ", or " + format_bytes(rest) +
+           " with its text encoders (" + format_bytes(need.text_weights) + ") in RAM, but only " +
+           format_bytes(device_free) + " is free there" +
+           (fits(need.text_weights, host_free) ? "" : " and " + format_bytes(host_free) + " in RAM"));
 }
 
 int64_t safetensors_bytes(const std::string &path) {

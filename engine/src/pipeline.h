@@ -67,6 +67,8 @@ class Pipeline {
   virtual ~Pipeline() = default;
   virtual const PipelineInfo &info() const = 0;
   virtual const at::Device &device() const = 0;
+  // Where parts run when not all on device(), for people ("" when they do).
+  virtual std::string placement() const { return ""; }
 
   // Edits `source` ((1,3,h,w) float32 in [0,1], CPU: the crop) where
   // `mask` ((1,1,h,w) float32 in [0,1], CPU) allows; returns the crop's

@@ -517,8 +517,8 @@ test_controls (void)
 /* FLUX.1 Kontext through the same API: the tiny diffusers-layout folder
  * (COCOEDIT_TEST_KONTEXT) opens with its family detected, lists its four
  * components in their stored dtypes, edits a selection with everything
- * outside it kept byte for byte, and one loaded model serves two edits
- * (same seed, same bytes). */
+ * outside it kept byte for byte, and one loaded model serves several edits
+ * (same prompt and seed, same bytes, with another prompt in between). */
 static void
 test_kontext (void)
 {
@@ -552,6 +552,12 @@ test_kontext (void)
   p.steps = 2;
   p.working_size = 64;
   g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out1.img, &err), ==, COCOEDIT_OK);
+  /* Another prompt in between: its text features replace the kept ones,
+   * and they are encoded again, identically, for the first prompt. */
+  p.prompt = "make the ball red";
+  g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out2.img, &err), ==, COCOEDIT_OK);
+  g_assert_true (memcmp (out1.buf, out2.buf, (size_t) out1.img.stride * H) != 0);
+  p.prompt = "make the ball blue";
   g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out2.img, &err), ==, COCOEDIT_OK);
   for (int y = 0; y < H; y++)
     {
