@@ -3,8 +3,6 @@
 
 #include <glib.h>
 
-#include <cmath>
-
 #include "cocoedit_pipeline.h"
 #include "kontext_pipeline.h"
 #include "error.h"
@@ -58,8 +56,6 @@ std::unique_ptr<Pipeline> open_pipeline(const std::string &path, const OpenOptio
   if (!options.dtype.empty() && options.dtype != "float32" && options.dtype != "bfloat16")
     fail(COCOEDIT_ERR_INVALID_ARGUMENT, "dtype \"" + options.dtype + "\" is not float32 or bfloat16");
   const std::string f = options.family.empty() ? detect_family(path) : options.family;
-  for (const auto &l : options.loras)
-    if (!std::isfinite(l.scale)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, l.path + ": the LoRA scale is not finite");
   if (f == "cocoedit") {
     if (options.dtype == "bfloat16")
       fail(COCOEDIT_ERR_INVALID_ARGUMENT, "CoCoEdit models run in float32 (bf16 autocast is the trainer's)");

@@ -102,7 +102,7 @@ struct LoraFile {
 struct OpenOptions {
   std::string family;
   std::string dtype;
-  std::vector<LoraFile> loras;
+  std::vector<LoraFile> loras;  // scales already checked finite (cocoedit.cpp)
   std::string vae, clip, t5;
 };
 

@@ -21,6 +21,7 @@
 #include "safetensors.h"
 
 #include "../golden-util.h"
+#include "golden-flux-params.h"
 
 using namespace cocoedit;
 using namespace cocoedit::flux;
@@ -30,19 +31,6 @@ static std::string tmp;     // a scratch folder
 
 static std::string gpath(const std::string &name) { return golden + "/" + name; }
 static std::string tpath(const std::string &name) { return tmp + "/" + name; }
-
-// The golden README's FluxParams (as test-flux.cpp).
-static FluxParams golden_params() {
-  FluxParams p;
-  p.vec_in_dim = 32;
-  p.context_in_dim = 48;
-  p.hidden_size = 64;
-  p.num_heads = 2;
-  p.depth = 2;
-  p.depth_single_blocks = 2;
-  p.axes_dim = {8, 12, 12};
-  return p;
-}
 
 using Named = std::vector<std::pair<std::string, at::Tensor>>;
 

@@ -22,6 +22,7 @@
 #include "safetensors.h"
 
 #include "../golden-util.h"
+#include "golden-flux-params.h"
 
 using namespace cocoedit;
 using namespace cocoedit::flux;
@@ -29,25 +30,6 @@ using namespace cocoedit::flux;
 static std::string golden;  // tests/golden/flux
 
 static std::string gpath(const std::string &name) { return golden + "/" + name; }
-
-// The README's FluxParams.
-static FluxParams golden_params() {
-  FluxParams p;
-  p.in_channels = 64;
-  p.out_channels = 64;
-  p.vec_in_dim = 32;
-  p.context_in_dim = 48;
-  p.hidden_size = 64;
-  p.mlp_ratio = 4.0;
-  p.num_heads = 2;
-  p.depth = 2;
-  p.depth_single_blocks = 2;
-  p.axes_dim = {8, 12, 12};
-  p.theta = 10000;
-  p.qkv_bias = true;
-  p.guidance_embed = true;
-  return p;
-}
 
 static at::Tensor load(const std::string &file, const std::string &name) { return read_golden(gpath(file), name); }
 static at::Tensor input(const std::string &name) { return load("inputs.safetensors", name); }
