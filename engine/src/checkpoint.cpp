@@ -15,15 +15,22 @@ EditModel load_model(const std::string &dir, const at::Device &device) {
   const std::string config_path = dir + G_DIR_SEPARATOR_S + "config.json";
   if (!g_file_test(config_path.c_str(), G_FILE_TEST_EXISTS))
     fail(COCOEDIT_ERR_IO, dir + ": not a model directory (no config.json)");
-  EditModel model(config_from_file(config_path));
-  auto weights = load_weights(dir, model->parameter_shapes());
-  {
-    torch::NoGradGuard no_grad;
-    for (auto &item : model->named_parameters()) item.value().copy_(weights.at(item.key()));
-  }
+  ModelConfig config = config_from_file(config_path);
+  const bool legacy = config.format_version == 1;
+  EditModel model(config);
+  load_model_weights(*model, dir, legacy);
   model->to(device);
   model->eval();
   return model;
+}
+
+void load_model_weights(EditModelImpl &model, const std::string &dir, bool legacy_names) {
+  auto file_name = [&](const std::string &n) { return legacy_names ? legacy_parameter_name(n) : n; };
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (const auto &[name, shape] : model.parameter_shapes()) expected[file_name(name)] = shape;
+  auto weights = load_weights(dir, expected);
+  torch::NoGradGuard no_grad;
+  for (auto &item : model.named_parameters()) item.value().copy_(weights.at(file_name(item.key())));
 }
 
 EditModel create_model(const ModelConfig &config, uint64_t seed, const at::Device &device) {

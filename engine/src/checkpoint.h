@@ -10,8 +10,13 @@
 namespace cocoedit {
 
 // Reads `<dir>/config.json` and the weights (validated against the config's
-// parameter shapes) into a model on `device`, in eval mode.
+// parameter shapes) into a model on `device`, in eval mode.  Checkpoints of
+// format_version 1 (before the transformer became flux::Flux) load too.
 EditModel load_model(const std::string &dir, const at::Device &device);
+
+// Fills `model`'s parameters from the weights in `dir` (shapes checked).
+// `legacy_names`: the file is of format_version 1 (legacy_parameter_name).
+void load_model_weights(EditModelImpl &model, const std::string &dir, bool legacy_names = false);
 
 // A model with seeded random weights (the same seed gives the same weights).
 EditModel create_model(const ModelConfig &config, uint64_t seed, const at::Device &device);

@@ -21,7 +21,12 @@ CocoeditPipeline::CocoeditPipeline(EditModel net, const at::Device &device)
   info_.default_guidance = c.default_guidance;
   info_.guidance_embedded = c.guidance_embed;
   info_.mask_channel = c.mask_channel;
-  info_.components = {{"transformer", "cocoedit-kontext", info_.n_parameters, info_.dtype}};
+  // One flux::Flux transformer, the byte-level text encoder, pixel patches.
+  int64_t n_text = 0;
+  for (const auto &p : net_->text_encoder->parameters()) n_text += p.numel();
+  info_.components = {{"transformer", "flux", info_.n_parameters - n_text, info_.dtype},
+                      {"text_encoder", "byte-text", n_text, info_.dtype},
+                      {"image_codec", "pixel-patches", 0, ""}};
   // float32 weights; an edit holds a few dozen rows of tokens×hidden (small).
   info_.memory.weights = info_.n_parameters * 4;
   info_.memory.edit_long_side = c.image_size;

@@ -64,7 +64,9 @@ void ModelConfig::validate(const std::string &o) const {
   auto require = [&](bool ok, const std::string &what) { if (!ok) bad(o, what); };
   require(architecture == "cocoedit-kontext",
           "unknown architecture \"" + architecture + "\" (this engine runs \"cocoedit-kontext\")");
-  require(format_version == 1, "unsupported format_version " + std::to_string(format_version));
+  require(format_version == 1 || format_version == kModelFormatVersion,
+          "unsupported format_version " + std::to_string(format_version) + " (this engine reads 1 and " +
+              std::to_string(kModelFormatVersion) + ")");
   require(patch_size >= 1 && patch_size <= 64, "patch_size must be in 1..64");
   require(image_size >= patch_size && image_size <= 4096 && image_size % patch_size == 0,
           "image_size must be a multiple of patch_size in patch_size..4096");

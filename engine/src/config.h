@@ -7,10 +7,14 @@
 
 namespace cocoedit {
 
+// 2: the transformer's parameters carry BFL's names (flux::Flux); 1: the
+// same model before that, with MLPs fc1/fc2 and "final_layer.ada" (still read).
+constexpr int kModelFormatVersion = 2;
+
 struct ModelConfig {
   std::string name = "cocoedit";
   std::string architecture = "cocoedit-kontext";
-  int format_version = 1;
+  int format_version = kModelFormatVersion;
 
   // Image side: the model works on pixel patches (see docs/architecture.md).
   int image_size = 256;       // default working resolution (long side)

@@ -13,11 +13,20 @@ namespace cocoedit {
 
 namespace {
 
-std::map<std::string, torch::nn::Linear> linear_layers(EditModelImpl &model) {
-  std::map<std::string, torch::nn::Linear> out;
+// A linear layer by name: the transformer's flux::Linear or the text
+// encoder's torch::nn::Linear, both computing x·weightᵀ + bias.
+struct LinearRef {
+  std::shared_ptr<torch::nn::Module> module;
+  at::Tensor *weight;
+};
+
+std::map<std::string, LinearRef> linear_layers(EditModelImpl &model) {
+  std::map<std::string, LinearRef> out;
   for (const auto &item : model.named_modules("", false)) {
-    if (auto lin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(item.value()))
-      out.emplace(item.key(), torch::nn::Linear(lin));
+    if (auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(item.value()))
+      out.emplace(item.key(), LinearRef{lin, &lin->weight});
+    else if (auto tlin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(item.value()))
+      out.emplace(item.key(), LinearRef{tlin, &tlin->weight});
   }
   return out;
 }
@@ -45,8 +54,9 @@ Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed)
     if (!hit) continue;
     Entry e;
     e.name = name;
-    e.layer = layer;
-    e.w0 = layer->weight.detach();
+    e.layer = layer.module;
+    e.weight = layer.weight;
+    e.w0 = layer.weight->detach();
     e.w0.set_requires_grad(false);
     const int64_t out = e.w0.size(0), in = e.w0.size(1);
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
@@ -61,11 +71,11 @@ Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed)
 
 void Lora::refresh() {
   const double s = spec_.alpha / spec_.rank;
-  for (auto &e : entries_) e.layer->weight = e.w0 + s * at::mm(e.b, e.a);
+  for (auto &e : entries_) *e.weight = e.w0 + s * at::mm(e.b, e.a);
 }
 
 void Lora::detach() {
-  for (auto &e : entries_) e.layer->weight = e.w0;
+  for (auto &e : entries_) *e.weight = e.w0;
 }
 
 std::vector<at::Tensor> Lora::parameters() const {
@@ -138,7 +148,7 @@ void merge_lora_file(EditModelImpl &model, const std::string &path, double scale
     require_weight_dtype(path, entry);
     require_weight_dtype(path, *eb);
     at::Tensor a = file.read(entry).to(at::kFloat), b = file.read(*eb).to(at::kFloat);
-    at::Tensor &w = it->second->weight;
+    at::Tensor &w = *it->second.weight;
     if (a.dim() != 2 || b.dim() != 2 || a.size(0) != b.size(1) || b.size(0) != w.size(0) || a.size(1) != w.size(1))
       fail(COCOEDIT_ERR_FORMAT, path + ": LoRA shapes of " + base + " do not fit the layer");
     w.add_(at::mm(b, a).to(w.device()), scale * alpha / rank);

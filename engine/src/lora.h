@@ -11,6 +11,7 @@
 // one model definition (no special LoRA layer type).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,8 @@ class Lora {
  private:
   struct Entry {
     std::string name;
-    torch::nn::Linear layer{nullptr};
+    std::shared_ptr<torch::nn::Module> layer;  // keeps `weight` alive
+    at::Tensor *weight = nullptr;              // the tensor its forward uses
     at::Tensor w0, a, b;
   };
   std::vector<Entry> entries_;

@@ -1,5 +1,6 @@
-// model.h — the CoCoEdit editing model: a rectified-flow, in-context editing
-// transformer in the FLUX.1 Kontext style, working on pixel patches.
+// model.h — the CoCoEdit editing model: a small configuration of the FLUX.1
+// transformer (flux/flux_transformer.h) working on pixel patches, with a
+// byte-level text encoder of its own.
 //
 //   text bytes ──► TextEncoder ──► txt tokens, pooled vector
 //   t (and guidance) ──► timestep embedding ─┐
@@ -11,8 +12,8 @@
 //
 // Rotary position embeddings run over (image index, row, column): 0 for the
 // target, 1 for the source, text at (0, 0, 0).  One definition serves the
-// engine and the trainer (which also uses `named_parameters` for
-// checkpoints, so parameter names are the safetensors names).
+// engine, the trainer and FLUX.1 Kontext (which runs the same flux::Flux);
+// `named_parameters` are the safetensors names.
 #pragma once
 
 #include <torch/nn.h>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "config.h"
+#include "flux/flux_transformer.h"
 
 namespace cocoedit {
 
@@ -38,75 +40,13 @@ constexpr int64_t kTextVocab = 258;
 // Truncates at a character boundary so that no byte of a cut character is fed.
 TextBatch tokenize(const std::vector<std::string> &prompts, int max_bytes);
 
-struct RMSNormImpl : torch::nn::Module {
-  explicit RMSNormImpl(int64_t dim);
-  at::Tensor forward(const at::Tensor &x);
-  at::Tensor scale;
-};
-TORCH_MODULE(RMSNorm);
-
-// Two-layer MLP with SiLU, the embedder of time, guidance and pooled text.
-struct MLPEmbedderImpl : torch::nn::Module {
-  MLPEmbedderImpl(int64_t in_dim, int64_t hidden);
-  at::Tensor forward(const at::Tensor &x);
-  torch::nn::Linear in_layer{nullptr}, out_layer{nullptr};
-};
-TORCH_MODULE(MLPEmbedder);
-
-// Projections of the adaLN conditioning vector into k (shift, scale, gate) sets.
-struct ModulationImpl : torch::nn::Module {
-  ModulationImpl(int64_t dim, int64_t n_chunks);
-  std::vector<at::Tensor> forward(const at::Tensor &vec);  // each (B, 1, dim)
-  torch::nn::Linear lin{nullptr};
-  int64_t n_chunks;
-};
-TORCH_MODULE(Modulation);
-
-struct QKNormImpl : torch::nn::Module {
-  explicit QKNormImpl(int64_t head_dim);
-  RMSNorm query_norm{nullptr}, key_norm{nullptr};
-};
-TORCH_MODULE(QKNorm);
-
-struct StreamAttentionImpl : torch::nn::Module {
-  StreamAttentionImpl(int64_t dim, int64_t heads);
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
-  QKNorm norm{nullptr};
-};
-TORCH_MODULE(StreamAttention);
-
+// Two-layer MLP with tanh-GELU (the byte-level text encoder's feed-forward).
 struct FeedForwardImpl : torch::nn::Module {
   FeedForwardImpl(int64_t dim, int64_t hidden);
   at::Tensor forward(const at::Tensor &x);
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
 };
 TORCH_MODULE(FeedForward);
-
-// Separate weights for text and image tokens, one joint attention.
-struct DoubleStreamBlockImpl : torch::nn::Module {
-  DoubleStreamBlockImpl(int64_t dim, int64_t heads, double mlp_ratio);
-  std::pair<at::Tensor, at::Tensor> forward(const at::Tensor &img, const at::Tensor &txt,
-                                            const at::Tensor &vec, const at::Tensor &cos,
-                                            const at::Tensor &sin,
-                                            const std::optional<at::Tensor> &attn_mask);
-  int64_t heads;
-  Modulation img_mod{nullptr}, txt_mod{nullptr};
-  StreamAttention img_attn{nullptr}, txt_attn{nullptr};
-  FeedForward img_mlp{nullptr}, txt_mlp{nullptr};
-};
-TORCH_MODULE(DoubleStreamBlock);
-
-// One stream over text and image tokens, attention and MLP in parallel.
-struct SingleStreamBlockImpl : torch::nn::Module {
-  SingleStreamBlockImpl(int64_t dim, int64_t heads, double mlp_ratio);
-  at::Tensor forward(const at::Tensor &x, const at::Tensor &vec, const at::Tensor &cos,
-                     const at::Tensor &sin, const std::optional<at::Tensor> &attn_mask);
-  int64_t dim, heads, mlp_hidden;
-  torch::nn::Linear linear1{nullptr}, linear2{nullptr};
-  QKNorm norm{nullptr};
-  Modulation modulation{nullptr};
-};
-TORCH_MODULE(SingleStreamBlock);
 
 // A small pre-LN transformer over instruction bytes.
 struct TextEncoderImpl : torch::nn::Module {
@@ -131,22 +71,25 @@ struct TextEncoderLayerImpl : torch::nn::Module {
 };
 TORCH_MODULE(TextEncoderLayer);
 
-struct LastLayerImpl : torch::nn::Module {
-  LastLayerImpl(int64_t dim, int64_t out_dim);
-  at::Tensor forward(const at::Tensor &x, const at::Tensor &vec);
-  torch::nn::Linear ada{nullptr}, linear{nullptr};
-};
-TORCH_MODULE(LastLayer);
-
-// The instruction, encoded once per edit and reused at every step.
+// The instruction, encoded once per edit and reused at every step: the
+// transformer's `txt` and `y` inputs.
 struct TextContext {
-  at::Tensor tokens;  // (B, L, hidden) after txt_in
-  at::Tensor pooled;  // (B, hidden) after vector_in
+  at::Tensor tokens;  // (B, L, text_hidden)
+  at::Tensor pooled;  // (B, text_hidden)
   at::Tensor valid;   // (B, L) bool
   bool any_padding = false;
 };
 
-struct EditModelImpl : torch::nn::Module {
+// The FLUX transformer shape of a cocoedit-kontext config: pixel patches
+// (with the mask channel) in and out, the byte encoder's width as context
+// and pooled vector, RoPE over the config's non-zero axes.  Validates `c`.
+flux::FluxParams transformer_params(const ModelConfig &c);
+
+// The transformer is flux::Flux itself (BFL module and parameter names); this
+// adds the text encoder (parameters "text_encoder.*") and the pixel-patch
+// image codec around it.  Parameters are trainable; inference runs under
+// no-grad guards.
+struct EditModelImpl : flux::FluxImpl {
   explicit EditModelImpl(const ModelConfig &config);
 
   TextContext encode_text(const TextBatch &text);
@@ -168,19 +111,13 @@ struct EditModelImpl : torch::nn::Module {
   void init_weights(uint64_t seed);
 
   ModelConfig config;
-  // Training only: recompute each block's activations in backward instead of
-  // keeping them (recompute.h); less memory for about one more forward.
-  bool recompute_blocks = false;
-  torch::nn::Linear img_in{nullptr}, txt_in{nullptr};
-  MLPEmbedder time_in{nullptr}, vector_in{nullptr}, guidance_in{nullptr};
   TextEncoder text_encoder{nullptr};
-  torch::nn::ModuleList double_blocks{nullptr}, single_blocks{nullptr};
-  LastLayer final_layer{nullptr};
 };
 TORCH_MODULE(EditModel);
 
-// Sinusoidal embedding of t ∈ [0, 1] (scaled by 1000, as FLUX does).
-at::Tensor timestep_embedding(const at::Tensor &t, int64_t dim);
+// Checkpoints of format_version 1 named the transformer's MLPs fc1/fc2 and
+// the final modulation "ada"; the BFL name of `name` in such a file.
+std::string legacy_parameter_name(const std::string &name);
 
 // (B, C, H, W) → (B, H/p·W/p, C·p·p) and back.
 at::Tensor patchify(const at::Tensor &x, int64_t p);

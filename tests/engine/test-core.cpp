@@ -416,6 +416,64 @@ static void test_recompute_gradients() {
   g_assert_cmpfloat(gradient_difference(kept, training_gradients(*m, adapters, true, false)), <, 1e-5);
 }
 
+// The project's model is flux::Flux plus a text encoder: every other
+// parameter has BFL's name and shape for transformer_params(config).
+static void test_model_is_flux() {
+  ModelConfig c = config_from_file(config_path);
+  EditModel m = create_model(c, 8, at::kCPU);
+  std::map<std::string, std::vector<int64_t>> bfl;
+  for (const auto &[name, shape] : flux::flux_parameter_shapes(transformer_params(c))) bfl[name] = shape;
+  size_t in_transformer = 0;
+  for (const auto &item : m->named_parameters()) {
+    if (item.key().rfind("text_encoder.", 0) == 0) continue;
+    auto it = bfl.find(item.key());
+    if (it == bfl.end()) g_error("%s is not a FLUX transformer parameter", item.key().c_str());
+    g_assert_true(item.value().sizes() == at::IntArrayRef(it->second));
+    in_transformer++;
+  }
+  g_assert_cmpuint(in_transformer, ==, bfl.size());
+  // A config with an unused RoPE axis drops it from the ids (FLUX's axes are
+  // all used).
+  c.axes_dim = {0, c.axes_dim[1] + c.axes_dim[0] / 2, c.axes_dim[2] + c.axes_dim[0] / 2};
+  g_assert_cmpuint(transformer_params(c).axes_dim.size(), ==, 2);
+  EditModel two_axes = create_model(c, 8, at::kCPU);
+  torch::NoGradGuard ng;
+  auto x = seeded_noise(1, {1, 3, 16, 16}, at::kCPU);
+  auto text = two_axes->encode_text(tokenize({"red"}, c.text_max_bytes));
+  auto v = two_axes->forward(x, x, at::ones({1, 1, 16, 16}), at::tensor({0.5f}), text);
+  g_assert_true(v.sizes() == x.sizes() && v.isfinite().all().item<bool>());
+}
+
+// A checkpoint of format_version 1 (fc1/fc2, "final_layer.ada") loads into
+// the same parameters and gives the same output as its format 2 re-save.
+static void test_legacy_checkpoint() {
+  ModelConfig c = config_from_file(config_path);
+  EditModel m = create_model(c, 9, at::kCPU);
+  const std::string now = tmpdir() + "/now", then = tmpdir() + "/then";
+  save_model(*m, now, 0);
+  std::vector<std::pair<std::string, at::Tensor>> legacy;
+  bool renamed = false;
+  for (const auto &item : m->named_parameters()) {
+    legacy.emplace_back(legacy_parameter_name(item.key()), item.value().detach());
+    renamed = renamed || legacy.back().first != item.key();
+  }
+  g_assert_true(renamed);
+  g_assert_cmpint(g_mkdir_with_parents(then.c_str(), 0755), ==, 0);
+  write_safetensors(then + "/model.safetensors", legacy, at::kFloat, {});
+  ModelConfig old = c;
+  old.format_version = 1;
+  write_file_atomic(then + "/config.json", config_to_json(old));
+
+  EditModel a = load_model(now, at::kCPU), b = load_model(then, at::kCPU);
+  g_assert_cmpint(b->config.format_version, ==, kModelFormatVersion);
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto &item : pa) g_assert_true(at::equal(item.value(), pb[item.key()]));
+  // The v1 names are not accepted as v2 (and the reverse): no silent mix.
+  old.format_version = 2;
+  write_file_atomic(then + "/config.json", config_to_json(old));
+  expect_error(COCOEDIT_ERR_FORMAT, "fc1", [&] { load_model(then, at::kCPU); });
+}
+
 // Where the text encoders go, by the figures of FLUX.1 Kontext [dev] in
 // bf16 (23.8 GB transformer, 9.8 GB text encoders, 0.3 GB autoencoder).
 static void test_placement() {
@@ -462,5 +520,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/core/model-conditioning", test_model_conditioning);
   g_test_add_func("/core/recompute-gradients", test_recompute_gradients);
   g_test_add_func("/core/placement", test_placement);
+  g_test_add_func("/core/model-is-flux", test_model_is_flux);
+  g_test_add_func("/core/legacy-checkpoint", test_legacy_checkpoint);
   return g_test_run();
 }

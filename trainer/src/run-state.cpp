@@ -131,11 +131,7 @@ std::string find_checkpoint(const std::string &out_dir) {
 
 RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts) {
   RunState s = state_from_json(join(dir, "state.json"));
-  for (const auto &[name, model] : parts.models) {
-    auto weights = load_weights(join(dir, name), model->parameter_shapes());
-    torch::NoGradGuard no_grad;
-    for (auto &item : model->named_parameters()) item.value().copy_(weights.at(item.key()));
-  }
+  for (const auto &[name, model] : parts.models) load_model_weights(*model, join(dir, name));
   for (const auto &[stem, lora] : parts.loras) lora->load(join(dir, stem + ".safetensors"));
   if (parts.optimizer) torch::load(*parts.optimizer, join(dir, "optimizer.pt"));
   return s;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "recompute.h"
 
 namespace cocoedit {
 namespace flux {
@@ -47,9 +48,11 @@ at::Tensor apply_rope(const at::Tensor &x, const at::Tensor &pe) {
   return out.reshape(x.sizes()).to(x.scalar_type());
 }
 
-// math.py attention: q, k, v (B, H, L, D) → (B, L, H·D), no mask, default scale.
-at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor &pe) {
-  auto out = at::scaled_dot_product_attention(apply_rope(q, pe), apply_rope(k, pe), v);
+// math.py attention: q, k, v (B, H, L, D) → (B, L, H·D), default scale; the
+// reference has no mask (`mask` is for the project's padded byte prompts).
+at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v, const at::Tensor &pe,
+                     const std::optional<at::Tensor> &mask) {
+  auto out = at::scaled_dot_product_attention(apply_rope(q, pe), apply_rope(k, pe), v, mask);
   return out.transpose(1, 2).flatten(2);
 }
 
@@ -202,7 +205,8 @@ DoubleStreamBlockImpl::DoubleStreamBlockImpl(const WeightMap &w, const std::stri
 
 // layers.py:167-191.
 std::pair<at::Tensor, at::Tensor> DoubleStreamBlockImpl::forward(const at::Tensor &img, const at::Tensor &txt,
-                                                                 const at::Tensor &vec, const at::Tensor &pe) {
+                                                                 const at::Tensor &vec, const at::Tensor &pe,
+                                                                 const std::optional<at::Tensor> &mask) {
   auto im = img_mod(vec), tm = txt_mod(vec);  // shift1, scale1, gate1, shift2, scale2, gate2
 
   // q, k after the QK norm, cast to v's dtype (QKNorm.forward).
@@ -215,7 +219,7 @@ std::pair<at::Tensor, at::Tensor> DoubleStreamBlockImpl::forward(const at::Tenso
   };
   auto iq = prepare(img, im, img_attn), tq = prepare(txt, tm, txt_attn);
 
-  auto a = attention(at::cat({tq[0], iq[0]}, 2), at::cat({tq[1], iq[1]}, 2), at::cat({tq[2], iq[2]}, 2), pe);
+  auto a = attention(at::cat({tq[0], iq[0]}, 2), at::cat({tq[1], iq[1]}, 2), at::cat({tq[2], iq[2]}, 2), pe, mask);
   const int64_t Lt = txt.size(1);
   auto txt_a = a.narrow(1, 0, Lt), img_a = a.narrow(1, Lt, a.size(1) - Lt);
 
@@ -235,14 +239,15 @@ SingleStreamBlockImpl::SingleStreamBlockImpl(const WeightMap &w, const std::stri
 }
 
 // layers.py:225-239.
-at::Tensor SingleStreamBlockImpl::forward(const at::Tensor &x, const at::Tensor &vec, const at::Tensor &pe) {
+at::Tensor SingleStreamBlockImpl::forward(const at::Tensor &x, const at::Tensor &vec, const at::Tensor &pe,
+                                          const std::optional<at::Tensor> &mask) {
   auto mod = modulation(vec);  // shift, scale, gate
   auto x_mod = (1 + mod[1]) * layer_norm(x) + mod[0];
   auto parts = at::split_with_sizes(linear1(x_mod), {3 * hidden_size, mlp_hidden}, -1);
   auto qkv = split_qkv(parts[0], num_heads);
   auto q = norm->query_norm(qkv[0]).to(qkv[2].scalar_type());
   auto k = norm->key_norm(qkv[1]).to(qkv[2].scalar_type());
-  auto a = attention(q, k, qkv[2], pe);
+  auto a = attention(q, k, qkv[2], pe, mask);
   auto output = linear2(at::cat({a, at::gelu(parts[1], "tanh")}, 2));
   return x + mod[2] * output;
 }
@@ -303,6 +308,7 @@ FluxImpl::FluxImpl(const FluxParams &p, const WeightMap &w, const std::string &o
   auto shapes = flux_parameter_shapes(params);
   std::set<std::string> known;
   bool first = true;
+  at::ScalarType first_dtype = at::kFloat;
   for (const auto &ns : shapes) {
     known.insert(ns.first);
     auto it = w.find(ns.first);
@@ -315,10 +321,10 @@ FluxImpl::FluxImpl(const FluxParams &p, const WeightMap &w, const std::string &o
                                     " but the config needs " + shape_str(ns.second));
     if (!at::isFloatingType(t.scalar_type()))
       fail(COCOEDIT_ERR_FORMAT, origin + ": tensor \"" + ns.first + "\" is not floating point");
-    if (first) dtype_ = t.scalar_type();
-    else if (t.scalar_type() != dtype_)
+    if (!first && t.scalar_type() != first_dtype)
       fail(COCOEDIT_ERR_FORMAT, origin + ": tensor \"" + ns.first + "\" is " + std::string(c10::toString(t.scalar_type())) +
-                                    " but the others are " + c10::toString(dtype_) + " (mixed dtypes)");
+                                    " but the others are " + c10::toString(first_dtype) + " (mixed dtypes)");
+    first_dtype = t.scalar_type();
     first = false;
   }
   for (const auto &kv : w)
@@ -343,7 +349,8 @@ FluxImpl::FluxImpl(const FluxParams &p, const WeightMap &w, const std::string &o
 // model.py:84-119.
 at::Tensor FluxImpl::forward(const at::Tensor &img_in_, const at::Tensor &img_ids, const at::Tensor &txt_in_,
                              const at::Tensor &txt_ids, const at::Tensor &timesteps, const at::Tensor &y_in,
-                             const std::optional<at::Tensor> &guidance, FluxTrace *trace) {
+                             const std::optional<at::Tensor> &guidance, FluxTrace *trace,
+                             const std::optional<at::Tensor> &txt_valid) {
   const auto &p = params;
   const int64_t naxes = static_cast<int64_t>(p.axes_dim.size());
   if (img_in_.dim() != 3 || img_in_.size(2) != p.in_channels)
@@ -363,34 +370,52 @@ at::Tensor FluxImpl::forward(const at::Tensor &img_in_, const at::Tensor &img_id
   if (p.guidance_embed && !guidance) bad_arg("this model embeds guidance but none was given");
   if (guidance && guidance->sizes() != at::IntArrayRef({B}))
     bad_arg("guidance must be (B,), got " + shape_str(guidance->sizes()));
+  if (txt_valid && (txt_valid->sizes() != at::IntArrayRef({B, L}) || txt_valid->scalar_type() != at::kBool))
+    bad_arg("txt_valid must be bool (B, L), got " + shape_str(txt_valid->sizes()));
   auto note = [&](const char *name, const at::Tensor &t) {
     if (trace) (*trace)[name] = t;
   };
+  const at::ScalarType dt = dtype();
 
-  auto img = img_in(img_in_.to(dtype_));
+  auto img = img_in(img_in_.to(dt));
   note("img_in", img);
   auto t_emb = timestep_embedding(timesteps, 256);
   note("time_in.input", t_emb);
-  auto vec = time_in(t_emb.to(dtype_));
+  auto vec = time_in(t_emb.to(dt));
   note("time_in", vec);
   if (p.guidance_embed) {
     auto g_emb = timestep_embedding(*guidance, 256);
     note("guidance_in.input", g_emb);
-    auto g = guidance_in(g_emb.to(dtype_));
+    auto g = guidance_in(g_emb.to(dt));
     note("guidance_in", g);
     vec = vec + g;
   }
-  auto v = vector_in(y_in.to(dtype_));
+  auto v = vector_in(y_in.to(dt));
   note("vector_in", v);
   vec = vec + v;
-  auto txt = txt_in(txt_in_.to(dtype_));
+  auto txt = txt_in(txt_in_.to(dt));
   note("txt_in", txt);
 
   auto pe = embed_nd(at::cat({txt_ids, img_ids}, 1).to(at::kFloat), p.axes_dim, p.theta);
   note("pe_embedder", pe);
 
+  // Padding keys are hidden from every query (B, 1, 1, L + N); image keys
+  // are always visible.
+  std::optional<at::Tensor> mask;
+  if (txt_valid && !txt_valid->all().item<bool>())
+    mask = at::cat({*txt_valid, at::ones({B, N}, txt_valid->options())}, 1).view({B, 1, 1, L + N});
+
+  // Blocks by value in the lambdas: backward may re-run them after this returns.
+  const bool recompute = recompute_blocks && !trace;
   for (size_t i = 0; i < double_blocks->size(); i++) {
-    std::tie(img, txt) = double_blocks[i]->as<DoubleStreamBlock>()->forward(img, txt, vec, pe);
+    auto *block = double_blocks[i]->as<DoubleStreamBlock>();
+    auto run = [=](const std::vector<at::Tensor> &in) {
+      auto out = block->forward(in[0], in[1], in[2], pe, mask);
+      return std::vector<at::Tensor>{out.first, out.second};
+    };
+    auto out = recompute ? recompute_in_backward(run, {img, txt, vec}) : run({img, txt, vec});
+    img = out[0];
+    txt = out[1];
     if (trace) {
       (*trace)["double_blocks." + std::to_string(i) + ".out0"] = img;
       (*trace)["double_blocks." + std::to_string(i) + ".out1"] = txt;
@@ -398,7 +423,11 @@ at::Tensor FluxImpl::forward(const at::Tensor &img_in_, const at::Tensor &img_id
   }
   auto x = at::cat({txt, img}, 1);
   for (size_t i = 0; i < single_blocks->size(); i++) {
-    x = single_blocks[i]->as<SingleStreamBlock>()->forward(x, vec, pe);
+    auto *block = single_blocks[i]->as<SingleStreamBlock>();
+    auto run = [=](const std::vector<at::Tensor> &in) {
+      return std::vector<at::Tensor>{block->forward(in[0], in[1], pe, mask)};
+    };
+    x = (recompute ? recompute_in_backward(run, {x, vec}) : run({x, vec}))[0];
     if (trace) (*trace)["single_blocks." + std::to_string(i)] = x;
   }
   img = x.narrow(1, L, N);

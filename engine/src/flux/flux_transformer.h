@@ -8,8 +8,8 @@
 // a bf16 model, with no float32 copy); flux_weights.h reads them from BFL and
 // diffusers files.
 //
-// Everything lives in cocoedit::flux, separate from the older editing model of
-// model.h (whose block names are the same).
+// The project's own model (model.h) is a small configuration of this same
+// transformer with its own byte-level text encoder and pixel-patch codec.
 #pragma once
 
 #include <torch/nn.h>
@@ -103,8 +103,10 @@ TORCH_MODULE(SelfAttention);
 
 struct DoubleStreamBlockImpl : torch::nn::Module {
   DoubleStreamBlockImpl(const WeightMap &w, const std::string &prefix, const FluxParams &p);
+  // `mask` (B, 1, 1, L) bool, true = attend; the reference passes none.
   std::pair<at::Tensor, at::Tensor> forward(const at::Tensor &img, const at::Tensor &txt,
-                                            const at::Tensor &vec, const at::Tensor &pe);
+                                            const at::Tensor &vec, const at::Tensor &pe,
+                                            const std::optional<at::Tensor> &mask = std::nullopt);
   int64_t num_heads;
   Modulation img_mod{nullptr}, txt_mod{nullptr};
   SelfAttention img_attn{nullptr}, txt_attn{nullptr};
@@ -114,7 +116,8 @@ TORCH_MODULE(DoubleStreamBlock);
 
 struct SingleStreamBlockImpl : torch::nn::Module {
   SingleStreamBlockImpl(const WeightMap &w, const std::string &prefix, const FluxParams &p);
-  at::Tensor forward(const at::Tensor &x, const at::Tensor &vec, const at::Tensor &pe);
+  at::Tensor forward(const at::Tensor &x, const at::Tensor &vec, const at::Tensor &pe,
+                     const std::optional<at::Tensor> &mask = std::nullopt);
   int64_t hidden_size, num_heads, mlp_hidden;
   Linear linear1{nullptr}, linear2{nullptr};
   QKNorm norm{nullptr};
@@ -147,20 +150,26 @@ struct FluxImpl : torch::nn::Module {
   // their own dtype (pass them in the latent dtype, as BFL's denoise does:
   // in bf16 that rounds 2500 to 2496).  Ids are float32.  Returns
   // (B, N, out_channels) in the weights' dtype.
+  //
+  // `txt_valid` (B, L) bool hides padded text tokens from attention (the
+  // project's own byte-level prompts are padded per batch); the reference
+  // has no mask, and without one this is exactly its forward.
   at::Tensor forward(const at::Tensor &img, const at::Tensor &img_ids, const at::Tensor &txt,
                      const at::Tensor &txt_ids, const at::Tensor &timesteps, const at::Tensor &y,
-                     const std::optional<at::Tensor> &guidance = std::nullopt, FluxTrace *trace = nullptr);
+                     const std::optional<at::Tensor> &guidance = std::nullopt, FluxTrace *trace = nullptr,
+                     const std::optional<at::Tensor> &txt_valid = std::nullopt);
 
-  at::ScalarType dtype() const { return dtype_; }
+  // The dtype the weights hold now (after any module.to()).
+  at::ScalarType dtype() const { return img_in->weight.scalar_type(); }
 
   FluxParams params;
+  // Training only: recompute each block's activations in backward instead of
+  // keeping them (recompute.h); less memory for about one more forward.
+  bool recompute_blocks = false;
   Linear img_in{nullptr}, txt_in{nullptr};
   MLPEmbedder time_in{nullptr}, vector_in{nullptr}, guidance_in{nullptr};
   torch::nn::ModuleList double_blocks{nullptr}, single_blocks{nullptr};
   LastLayer final_layer{nullptr};
-
- private:
-  at::ScalarType dtype_ = at::kFloat;
 };
 TORCH_MODULE(Flux);
 
