@@ -932,17 +932,33 @@ engine_opened (GObject      *source,
     {
       if (success)
         {
-          gchar *params = format_parameters (info.n_parameters);
-          gchar *text   = g_strdup_printf (_("%s on %s, %s parameters"),
-                                           info.name, info.device, params);
+          gchar *params  = format_parameters (info.n_parameters);
+          gchar *weights = g_format_size (MAX (info.memory_weights, 0));
+          gchar *edit    = g_format_size (MAX (info.memory_edit, 0));
+          gchar *text;
+
+          /* TRANSLATORS: name, family ("flux-kontext"), device, parameter
+           * count; then the memory of the weights and of one edit at a
+           * size in pixels.
+           */
+          text = g_strdup_printf (_("%s (%s) on %s, %s parameters\n"
+                                    "Memory: %s for the weights, "
+                                    "%s per edit at %d px"),
+                                  info.name, info.family, info.device, params,
+                                  weights, edit, info.memory_edit_size);
 
           cocoedit_dialog_set_engine_info (ui->dialog, text, FALSE);
+          cocoedit_dialog_set_model_defaults (ui->dialog, info.default_steps,
+                                              info.default_guidance);
           g_free (params);
+          g_free (weights);
+          g_free (edit);
           g_free (text);
         }
       else
         {
           cocoedit_dialog_set_engine_info (ui->dialog, error->message, TRUE);
+          cocoedit_dialog_set_model_defaults (ui->dialog, 0, 0.0);
         }
     }
 
@@ -984,6 +1000,7 @@ engine_update (GimpProcedureConfig *config,
 
   cocoedit_dialog_set_model_text (ui->dialog, model_dir);
   cocoedit_dialog_set_engine_info (ui->dialog, _("Loading the model…"), FALSE);
+  cocoedit_dialog_set_model_defaults (ui->dialog, 0, 0.0);
 
   request = g_new0 (OpenRequest, 1);
   request->ui     = g_rc_box_acquire (ui);

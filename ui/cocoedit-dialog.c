@@ -52,6 +52,12 @@ struct _CocoeditDialog
   GtkWidget           *model_label;
   GtkWidget           *engine_label;
 
+  /* Steps and guidance of 0 mean the model's default, shown as "Auto (N)". */
+  GtkWidget           *steps_spin;
+  GtkWidget           *guidance_spin;
+  gint                 default_steps;     /* 0 until the model is known */
+  gdouble              default_guidance;
+
   gboolean             previewing;
 };
 
@@ -85,6 +91,13 @@ static void   cocoedit_dialog_model_default  (GtkWidget        *button,
                                               CocoeditDialog   *dialog);
 static void   cocoedit_dialog_sync_model     (CocoeditDialog   *dialog);
 static void   cocoedit_dialog_map            (GtkWidget        *widget,
+                                              CocoeditDialog   *dialog);
+static GtkWidget * cocoedit_dialog_auto_spin  (CocoeditDialog   *dialog,
+                                               GtkWidget        *scale_entry);
+static gboolean auto_spin_output             (GtkSpinButton    *spin,
+                                              CocoeditDialog   *dialog);
+static gint   auto_spin_input                (GtkSpinButton    *spin,
+                                              gdouble          *new_value,
                                               CocoeditDialog   *dialog);
 
 
@@ -236,6 +249,20 @@ cocoedit_dialog_set_model_text (CocoeditDialog *dialog,
   if (text && *text)
     gtk_file_chooser_set_filename (GTK_FILE_CHOOSER (dialog->model_chooser),
                                    text);
+}
+
+void
+cocoedit_dialog_set_model_defaults (CocoeditDialog *dialog,
+                                    gint            steps,
+                                    gdouble         guidance)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  dialog->default_steps    = steps;
+  dialog->default_guidance = guidance;
+
+  auto_spin_output (GTK_SPIN_BUTTON (dialog->steps_spin), dialog);
+  auto_spin_output (GTK_SPIN_BUTTON (dialog->guidance_spin), dialog);
 }
 
 void
@@ -428,10 +455,12 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
 
   widget = dialog_widget (dialog, COCOEDIT_PROP_STEPS, GIMP_TYPE_SCALE_ENTRY);
+  dialog->steps_spin = cocoedit_dialog_auto_spin (dialog, widget);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
   widget = dialog_widget (dialog, COCOEDIT_PROP_GUIDANCE, GIMP_TYPE_SCALE_ENTRY);
+  dialog->guidance_spin = cocoedit_dialog_auto_spin (dialog, widget);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
@@ -836,6 +865,74 @@ cocoedit_dialog_sync_model (CocoeditDialog *dialog)
 
   g_free (current);
   g_free (path);
+}
+
+/* The spin button of a steps or guidance scale entry, showing 0 as
+ * "Auto" with the model's default and reading "Auto…" back as 0.
+ */
+static GtkWidget *
+cocoedit_dialog_auto_spin (CocoeditDialog *dialog,
+                           GtkWidget      *scale_entry)
+{
+  GtkWidget *spin = gimp_label_spin_get_spin_button (GIMP_LABEL_SPIN (scale_entry));
+
+  /* A numeric spin button filters the letters out of "Auto". */
+  gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), FALSE);
+  gtk_entry_set_width_chars (GTK_ENTRY (spin), 9);
+  g_signal_connect (spin, "output",
+                    G_CALLBACK (auto_spin_output),
+                    dialog);
+  g_signal_connect (spin, "input",
+                    G_CALLBACK (auto_spin_input),
+                    dialog);
+
+  return spin;
+}
+
+static gboolean
+auto_spin_output (GtkSpinButton  *spin,
+                  CocoeditDialog *dialog)
+{
+  gchar *text;
+
+  if (gtk_spin_button_get_value (spin) != 0.0)
+    return FALSE;
+
+  if (GTK_WIDGET (spin) == dialog->steps_spin && dialog->default_steps > 0)
+    /* TRANSLATORS: the model's default number of steps */
+    text = g_strdup_printf (_("Auto (%d)"), dialog->default_steps);
+  else if (GTK_WIDGET (spin) == dialog->guidance_spin && dialog->default_steps > 0)
+    /* TRANSLATORS: the model's default guidance scale */
+    text = g_strdup_printf (_("Auto (%.1f)"), dialog->default_guidance);
+  else
+    text = g_strdup (_("Auto"));
+
+  if (g_strcmp0 (text, gtk_entry_get_text (GTK_ENTRY (spin))))
+    gtk_entry_set_text (GTK_ENTRY (spin), text);
+  g_free (text);
+
+  return TRUE;
+}
+
+static gint
+auto_spin_input (GtkSpinButton  *spin,
+                 gdouble        *new_value,
+                 CocoeditDialog *dialog)
+{
+  gchar    *text = g_utf8_casefold (gtk_entry_get_text (GTK_ENTRY (spin)), -1);
+  gchar    *word = g_utf8_casefold (_("Auto"), -1);
+  gboolean  is_auto;
+
+  is_auto = g_str_has_prefix (g_strstrip (text), word);
+  g_free (text);
+  g_free (word);
+
+  if (! is_auto)
+    return FALSE;
+
+  *new_value = 0.0;
+
+  return TRUE;
 }
 
 static void

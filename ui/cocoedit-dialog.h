@@ -39,6 +39,9 @@ void        cocoedit_dialog_set_recent         (CocoeditDialog      *dialog,
                                                 const gchar * const *instructions);
 void        cocoedit_dialog_set_model_text     (CocoeditDialog      *dialog,
                                                 const gchar         *text);
+void        cocoedit_dialog_set_model_defaults (CocoeditDialog      *dialog,
+                                                gint                 steps,
+                                                gdouble              guidance);
 void        cocoedit_dialog_set_engine_info    (CocoeditDialog      *dialog,
                                                 const gchar         *text,
                                                 gboolean             is_error);
