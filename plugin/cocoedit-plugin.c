@@ -23,6 +23,7 @@
 
 #include "cocoedit-dialog.h"
 #include "cocoedit-history.h"
+#include "cocoedit-models.h"
 #include "cocoedit-region.h"
 #include "cocoedit-runner.h"
 
@@ -609,27 +610,68 @@ settings_key (const Settings *settings,
                           settings->device, settings->output_mode);
 }
 
-/* A CoCoEdit model (config.json), a diffusers FLUX.1 Kontext folder
- * (model_index.json) or a model description file naming BFL's single
- * files (.json); the engine tells the families apart. */
-static gboolean
-is_model_dir (const gchar *dir)
+static const gchar *
+family_label (const gchar *family)
 {
-  const gchar *markers[] = { "config.json", "model_index.json" };
-  gboolean     found     = FALSE;
+  return ! strcmp (family, "flux-kontext") ? "FLUX.1 Kontext" : "CoCoEdit";
+}
 
-  if (g_str_has_suffix (dir, ".json"))
-    return g_file_test (dir, G_FILE_TEST_IS_REGULAR);
+/* Offers the installed model, $COCOEDIT_MODEL and the models in the
+ * user's models folder, each with its family and size on disk.
+ */
+static void
+offer_models (CocoeditDialog *dialog)
+{
+  GPtrArray   *ids    = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray   *labels = g_ptr_array_new_with_free_func (g_free);
+  gchar       *folder = cocoedit_models_folder ();
+  GPtrArray   *found  = cocoedit_models_in_folder (folder);
+  gchar       *installed;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (markers) && ! found; i++)
+  /* The one used when no folder is chosen (the config's "" value). */
+  installed = cocoedit_find_model (NULL, NULL);
+  if (installed)
     {
-      gchar *path = g_build_filename (dir, markers[i], NULL);
+      CocoeditModelEntry *entry = cocoedit_model_entry_new (installed);
 
-      found = g_file_test (path, G_FILE_TEST_IS_REGULAR);
-      g_free (path);
+      if (entry)
+        {
+          gchar *size = g_format_size (entry->bytes);
+
+          g_ptr_array_add (ids, g_strdup (""));
+          /* TRANSLATORS: folder name, family, size on disk */
+          g_ptr_array_add (labels, g_strdup_printf (_("Default: %s (%s, %s)"), entry->name,
+                                                    family_label (entry->family), size));
+          g_free (size);
+          cocoedit_model_entry_free (entry);
+        }
     }
 
-  return found;
+  for (guint i = 0; i < found->len; i++)
+    {
+      CocoeditModelEntry *entry = g_ptr_array_index (found, i);
+      gchar              *size  = g_format_size (entry->bytes);
+
+      if (g_strcmp0 (entry->path, installed))
+        {
+          g_ptr_array_add (ids, g_strdup (entry->path));
+          /* TRANSLATORS: folder name, family, size on disk */
+          g_ptr_array_add (labels, g_strdup_printf (_("%s (%s, %s)"), entry->name,
+                                                    family_label (entry->family), size));
+        }
+      g_free (size);
+    }
+  g_ptr_array_add (ids, NULL);
+  g_ptr_array_add (labels, NULL);
+
+  cocoedit_dialog_set_models (dialog, (const gchar * const *) ids->pdata,
+                              (const gchar * const *) labels->pdata, folder);
+
+  g_ptr_array_unref (found);
+  g_ptr_array_unref (ids);
+  g_ptr_array_unref (labels);
+  g_free (installed);
+  g_free (folder);
 }
 
 /* The model: the given folder; else $COCOEDIT_MODEL; else the one in
@@ -648,7 +690,7 @@ cocoedit_find_model (const gchar  *model_path,
 
   if (model_path && *model_path)
     {
-      if (is_model_dir (model_path))
+      if (cocoedit_is_model_path (model_path))
         return g_strdup (model_path);
 
       g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
@@ -671,7 +713,7 @@ cocoedit_find_model (const gchar  *model_path,
       if (! candidates[i])
         continue;
 
-      if (! found && is_model_dir (candidates[i]))
+      if (! found && cocoedit_is_model_path (candidates[i]))
         found = g_strdup (candidates[i]);
 
       g_string_append_printf (tried, "\n%s", candidates[i]);
@@ -1049,6 +1091,8 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   cocoedit_dialog_set_recent (ui->dialog, (const gchar * const *) recent);
   g_strfreev (recent);
   g_free (path);
+
+  offer_models (ui->dialog);
 
   g_signal_connect (dialog, "preview-requested",
                     G_CALLBACK (preview_requested), ui);

@@ -48,6 +48,7 @@ struct _CocoeditDialog
   GtkWidget           *recent_button;
   GtkWidget           *recent_menu;
 
+  GtkWidget           *model_combo;
   GtkWidget           *model_chooser;
   GtkWidget           *model_label;
   GtkWidget           *engine_label;
@@ -84,6 +85,8 @@ static void   cocoedit_dialog_mode_toggled   (GtkWidget        *button,
 static void   cocoedit_dialog_new_seed       (GtkWidget        *button,
                                               CocoeditDialog   *dialog);
 static void   cocoedit_dialog_recent_activate(GtkWidget        *item,
+                                              CocoeditDialog   *dialog);
+static void   cocoedit_dialog_model_picked   (GtkComboBox      *combo,
                                               CocoeditDialog   *dialog);
 static void   cocoedit_dialog_model_set      (GtkFileChooserButton *chooser,
                                               CocoeditDialog   *dialog);
@@ -249,6 +252,32 @@ cocoedit_dialog_set_model_text (CocoeditDialog *dialog,
   if (text && *text)
     gtk_file_chooser_set_filename (GTK_FILE_CHOOSER (dialog->model_chooser),
                                    text);
+}
+
+void
+cocoedit_dialog_set_models (CocoeditDialog      *dialog,
+                            const gchar * const *paths,
+                            const gchar * const *labels,
+                            const gchar         *folder)
+{
+  GtkComboBoxText *combo;
+  gchar           *tip;
+
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  combo = GTK_COMBO_BOX_TEXT (dialog->model_combo);
+  g_signal_handlers_block_by_func (combo, cocoedit_dialog_model_picked, dialog);
+  gtk_combo_box_text_remove_all (combo);
+  for (gint i = 0; paths && paths[i] && labels[i]; i++)
+    gtk_combo_box_text_append (combo, paths[i], labels[i]);
+  g_signal_handlers_unblock_by_func (combo, cocoedit_dialog_model_picked, dialog);
+
+  tip = g_strdup_printf (_("The installed model and the models in %s "
+                           "(a folder for each model)"), folder);
+  gimp_help_set_help_data (dialog->model_combo, tip, NULL);
+  g_free (tip);
+
+  cocoedit_dialog_sync_model (dialog);
 }
 
 void
@@ -690,6 +719,16 @@ cocoedit_dialog_build_model (CocoeditDialog *dialog)
   gtk_box_pack_start (GTK_BOX (vbox), label, FALSE, FALSE, 0);
   gtk_widget_show (label);
 
+  /* The models found (cocoedit_dialog_set_models), then any other folder. */
+  dialog->model_combo = gtk_combo_box_text_new ();
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), dialog->model_combo);
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->model_combo, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->model_combo);
+
+  g_signal_connect (dialog->model_combo, "changed",
+                    G_CALLBACK (cocoedit_dialog_model_picked),
+                    dialog);
+
   hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
   gtk_widget_show (hbox);
@@ -697,10 +736,10 @@ cocoedit_dialog_build_model (CocoeditDialog *dialog)
   dialog->model_chooser =
     gtk_file_chooser_button_new (_("Select the Model Folder"),
                                  GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), dialog->model_chooser);
   gimp_help_set_help_data (dialog->model_chooser,
-                           _("A folder with config.json and the model's "
-                             "weights"), NULL);
+                           _("Another model folder: a CoCoEdit model "
+                             "(config.json) or a FLUX.1 Kontext folder "
+                             "(model_index.json)"), NULL);
   gtk_box_pack_start (GTK_BOX (hbox), dialog->model_chooser, TRUE, TRUE, 0);
   gtk_widget_show (dialog->model_chooser);
 
@@ -833,6 +872,22 @@ cocoedit_dialog_recent_activate (GtkWidget      *item,
 }
 
 static void
+cocoedit_dialog_model_picked (GtkComboBox    *combo,
+                              CocoeditDialog *dialog)
+{
+  const gchar *id = gtk_combo_box_get_active_id (combo);
+  gchar       *path = NULL;
+
+  if (! id)
+    return;
+
+  g_object_get (dialog->config, COCOEDIT_PROP_MODEL_PATH, &path, NULL);
+  if (g_strcmp0 (id, path ? path : ""))
+    g_object_set (dialog->config, COCOEDIT_PROP_MODEL_PATH, id, NULL);
+  g_free (path);
+}
+
+static void
 cocoedit_dialog_model_set (GtkFileChooserButton *chooser,
                            CocoeditDialog       *dialog)
 {
@@ -858,6 +913,12 @@ cocoedit_dialog_sync_model (CocoeditDialog *dialog)
 
   g_object_get (dialog->config, COCOEDIT_PROP_MODEL_PATH, &path, NULL);
 
+  /* The list shows the model when it is one of those found. */
+  g_signal_handlers_block_by_func (dialog->model_combo, cocoedit_dialog_model_picked, dialog);
+  if (! gtk_combo_box_set_active_id (GTK_COMBO_BOX (dialog->model_combo), path ? path : ""))
+    gtk_combo_box_set_active (GTK_COMBO_BOX (dialog->model_combo), -1);
+  g_signal_handlers_unblock_by_func (dialog->model_combo, cocoedit_dialog_model_picked, dialog);
+
   if (! path || ! *path)
     gtk_file_chooser_unselect_all (GTK_FILE_CHOOSER (dialog->model_chooser));
   else if (g_strcmp0 (path, current))
@@ -878,7 +939,7 @@ cocoedit_dialog_auto_spin (CocoeditDialog *dialog,
 
   /* A numeric spin button filters the letters out of "Auto". */
   gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), FALSE);
-  gtk_entry_set_width_chars (GTK_ENTRY (spin), 9);
+  gtk_entry_set_width_chars (GTK_ENTRY (spin), 11);
   g_signal_connect (spin, "output",
                     G_CALLBACK (auto_spin_output),
                     dialog);

@@ -39,6 +39,10 @@ void        cocoedit_dialog_set_recent         (CocoeditDialog      *dialog,
                                                 const gchar * const *instructions);
 void        cocoedit_dialog_set_model_text     (CocoeditDialog      *dialog,
                                                 const gchar         *text);
+void        cocoedit_dialog_set_models         (CocoeditDialog      *dialog,
+                                                const gchar * const *paths,
+                                                const gchar * const *labels,
+                                                const gchar         *folder);
 void        cocoedit_dialog_set_model_defaults (CocoeditDialog      *dialog,
                                                 gint                 steps,
                                                 gdouble              guidance);

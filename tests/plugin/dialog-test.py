@@ -101,10 +101,15 @@ def run_language(args, display, screen, lang, out_dir):
     root = tempfile.mkdtemp(prefix="cocoedit-dialog-")
     try:
         harness.make_plugin_folder(root, args.plugin, args.po_dir)
+        # A models folder with one model in it: the dialog lists it.
+        models = os.path.join(root, "models")
+        os.makedirs(models)
+        os.symlink(os.path.abspath(args.model), os.path.join(models, "listed-model"))
         english = lang == "en"
         extra = {
             "DISPLAY": display,
             "COCOEDIT_MODEL": args.model,
+            "COCOEDIT_MODELS_DIR": models,
             "COCOEDIT_TEST_EXPECT": "ok" if english else "cancel",
             "COCOEDIT_TEST_PROMPT": PROMPT,
             "GDK_BACKEND": "x11",
