@@ -359,8 +359,8 @@ show_info (const gchar                *dir,
           cocoedit_component_info c;
 
           if (cocoedit_model_get_component (model, i, &c, NULL) == COCOEDIT_OK)
-            printf ("  %-14s %-12s %12" G_GINT64_FORMAT " parameters, %s\n",
-                    c.role, c.kind, c.n_parameters, c.dtype);
+            printf ("  %-14s %-12s %12" G_GINT64_FORMAT " parameters%s%s\n",
+                    c.role, c.kind, c.n_parameters, *c.dtype ? ", " : "", c.dtype);
         }
       printf ("parameters:    %" G_GINT64_FORMAT " (%.1f M)\n", info.n_parameters, info.n_parameters / 1e6);
       printf ("device:        %s\n", info.device);
