@@ -58,13 +58,6 @@ at::Tensor FeedForwardImpl::forward(const at::Tensor &x) {
   return fc2(at::gelu(fc1(x), "tanh"));
 }
 
-// (B, L, 3·H·D) → q, k, v each (B, H, L, D).
-static std::vector<at::Tensor> split_heads(const at::Tensor &qkv, int64_t heads) {
-  const int64_t B = qkv.size(0), L = qkv.size(1), D = qkv.size(2) / (3 * heads);
-  auto t = qkv.view({B, L, 3, heads, D}).permute({2, 0, 3, 1, 4});
-  return {t[0], t[1], t[2]};
-}
-
 TextEncoderLayerImpl::TextEncoderLayerImpl(int64_t dim, int64_t h) : heads(h) {
   norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   qkv = register_module("qkv", torch::nn::Linear(dim, 3 * dim));
@@ -74,7 +67,7 @@ TextEncoderLayerImpl::TextEncoderLayerImpl(int64_t dim, int64_t h) : heads(h) {
 }
 
 at::Tensor TextEncoderLayerImpl::forward(const at::Tensor &x, const std::optional<at::Tensor> &attn_mask) {
-  auto q = split_heads(qkv(norm1(x)), heads);
+  auto q = flux::split_qkv(qkv(norm1(x)), heads);
   auto a = at::scaled_dot_product_attention(q[0], q[1], q[2], attn_mask).transpose(1, 2).flatten(2);
   auto y = x + proj(a);
   return y + mlp(norm2(y));
@@ -163,9 +156,10 @@ static flux::WeightMap blank_weights(const flux::FluxParams &p) {
   return w;
 }
 
-EditModelImpl::EditModelImpl(const ModelConfig &c)
-    : flux::FluxImpl(transformer_params(c), blank_weights(transformer_params(c)), "config \"" + c.name + "\""),
-      config(c) {
+EditModelImpl::EditModelImpl(const ModelConfig &c) : EditModelImpl(c, transformer_params(c)) {}
+
+EditModelImpl::EditModelImpl(const ModelConfig &c, const flux::FluxParams &p)
+    : flux::FluxImpl(p, blank_weights(p), "config \"" + c.name + "\""), config(c) {
   config.format_version = kModelFormatVersion;  // a model in memory has today's names
   text_encoder = register_module("text_encoder", TextEncoder(c));
   for (auto &p : parameters()) p.set_requires_grad(true);

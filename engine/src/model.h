@@ -112,6 +112,9 @@ struct EditModelImpl : flux::FluxImpl {
 
   ModelConfig config;
   TextEncoder text_encoder{nullptr};
+
+ private:
+  EditModelImpl(const ModelConfig &config, const flux::FluxParams &transformer);
 };
 TORCH_MODULE(EditModel);
 

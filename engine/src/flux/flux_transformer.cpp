@@ -31,13 +31,6 @@ at::Tensor take(const WeightMap &w, const std::string &name) {
   return it->second;
 }
 
-// BFL's `rearrange(qkv, "B L (K H D) -> K B H L D", K=3, H=heads)`.
-std::vector<at::Tensor> split_qkv(const at::Tensor &qkv, int64_t heads) {
-  const int64_t B = qkv.size(0), L = qkv.size(1), D = qkv.size(2) / (3 * heads);
-  auto t = qkv.view({B, L, 3, heads, D}).permute({2, 0, 3, 1, 4});
-  return {t[0], t[1], t[2]};
-}
-
 // math.py apply_rope: float32 products with the rotation matrices, then back
 // to the input's dtype.
 at::Tensor apply_rope(const at::Tensor &x, const at::Tensor &pe) {
@@ -59,6 +52,13 @@ at::Tensor attention(const at::Tensor &q, const at::Tensor &k, const at::Tensor 
 at::Tensor layer_norm(const at::Tensor &x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, 1e-6); }
 
 }  // namespace
+
+// BFL's `rearrange(qkv, "B L (K H D) -> K B H L D", K=3, H=heads)`.
+std::vector<at::Tensor> split_qkv(const at::Tensor &qkv, int64_t heads) {
+  const int64_t B = qkv.size(0), L = qkv.size(1), D = qkv.size(2) / (3 * heads);
+  auto t = qkv.view({B, L, 3, heads, D}).permute({2, 0, 3, 1, 4});
+  return {t[0], t[1], t[2]};
+}
 
 // ---- FluxParams ---------------------------------------------------------------
 
@@ -402,8 +402,7 @@ at::Tensor FluxImpl::forward(const at::Tensor &img_in_, const at::Tensor &img_id
   // Padding keys are hidden from every query (B, 1, 1, L + N); image keys
   // are always visible.
   std::optional<at::Tensor> mask;
-  if (txt_valid && !txt_valid->all().item<bool>())
-    mask = at::cat({*txt_valid, at::ones({B, N}, txt_valid->options())}, 1).view({B, 1, 1, L + N});
+  if (txt_valid) mask = at::cat({*txt_valid, at::ones({B, N}, txt_valid->options())}, 1).view({B, 1, 1, L + N});
 
   // Blocks by value in the lambdas: backward may re-run them after this returns.
   const bool recompute = recompute_blocks && !trace;

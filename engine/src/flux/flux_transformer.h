@@ -152,8 +152,9 @@ struct FluxImpl : torch::nn::Module {
   // (B, N, out_channels) in the weights' dtype.
   //
   // `txt_valid` (B, L) bool hides padded text tokens from attention (the
-  // project's own byte-level prompts are padded per batch); the reference
-  // has no mask, and without one this is exactly its forward.
+  // project's own byte-level prompts are padded per batch); pass it only
+  // when some token is padding.  The reference has no mask, and without one
+  // this is exactly its forward.
   at::Tensor forward(const at::Tensor &img, const at::Tensor &img_ids, const at::Tensor &txt,
                      const at::Tensor &txt_ids, const at::Tensor &timesteps, const at::Tensor &y,
                      const std::optional<at::Tensor> &guidance = std::nullopt, FluxTrace *trace = nullptr,
@@ -179,6 +180,9 @@ TORCH_MODULE(Flux);
 // in t's dtype.
 at::Tensor timestep_embedding(const at::Tensor &t, int64_t dim, double max_period = 10000.0,
                               double time_factor = 1000.0);
+// BFL's rearrange of a fused qkv projection: (B, L, 3·H·D) → q, k, v
+// each (B, H, L, D).
+std::vector<at::Tensor> split_qkv(const at::Tensor &qkv, int64_t heads);
 // EmbedND: (B, L, 3) float32 ids → (B, 1, L, head_dim/2, 2, 2) float32
 // rotation matrices [[cos, −sin], [sin, cos]].
 at::Tensor embed_nd(const at::Tensor &ids, const std::vector<int64_t> &axes_dim, int64_t theta);
