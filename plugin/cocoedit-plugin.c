@@ -616,8 +616,9 @@ family_label (const gchar *family)
   return ! strcmp (family, "flux-kontext") ? "FLUX.1 Kontext" : "CoCoEdit";
 }
 
-/* Offers the installed model, $COCOEDIT_MODEL and the models in the
- * user's models folder, each with its family and size on disk.
+/* Offers the default model (what cocoedit_find_model finds with no
+ * folder chosen: $COCOEDIT_MODEL or the installed one) and the models
+ * in the user's models folder, each with its family and size on disk.
  */
 static void
 offer_models (CocoeditDialog *dialog)
