@@ -20,6 +20,7 @@ EditModel load_model(const std::string &dir, const at::Device &device) {
   EditModel model(config);
   load_model_weights(*model, dir, legacy);
   model->to(device);
+  if (config.latent()) attach_autoencoder(*model, dir + G_DIR_SEPARATOR_S + config.autoencoder, device);
   model->eval();
   return model;
 }
@@ -31,6 +32,24 @@ void load_model_weights(EditModelImpl &model, const std::string &dir, bool legac
   auto weights = load_weights(dir, expected);
   torch::NoGradGuard no_grad;
   for (auto &item : model.named_parameters()) item.value().copy_(weights.at(file_name(item.key())));
+}
+
+void attach_autoencoder(EditModelImpl &model, const std::string &ae_dir, const at::Device &device) {
+  if (!g_file_test(ae_dir.c_str(), G_FILE_TEST_IS_DIR))
+    fail(COCOEDIT_ERR_IO, ae_dir + ": the model's autoencoder folder is missing");
+  auto ae = std::shared_ptr<FluxAutoencoder>(FluxAutoencoder::from_diffusers_dir(ae_dir).release());
+  const ModelConfig &c = model.config;
+  const AutoencoderParams &p = ae->params();
+  if (p.z_channels != c.in_channels || p.in_channels != 3 || p.out_ch != 3)
+    fail(COCOEDIT_ERR_FORMAT, ae_dir + ": an RGB autoencoder with " + std::to_string(c.in_channels) +
+                                  " latent channels (the model's in_channels) is needed; this one has " +
+                                  std::to_string(p.z_channels));
+  const int64_t g = static_cast<int64_t>(c.patch_size) * p.downsample_factor();
+  if (c.image_size % g)
+    fail(COCOEDIT_ERR_FORMAT, ae_dir + ": the model's image_size " + std::to_string(c.image_size) +
+                                  " is not a multiple of its " + std::to_string(g) + "-pixel tokens");
+  ae->to(device);
+  model.codec = ImageCodec(std::move(ae));
 }
 
 EditModel create_model(const ModelConfig &config, uint64_t seed, const at::Device &device) {
@@ -50,6 +69,9 @@ void save_model(EditModelImpl &model, const std::string &dir, size_t max_shard_b
   // weights that match it (the config is the last thing renamed in).
   save_weights(dir, tensors, dtype_from_config(model.config.dtype), max_shard_bytes,
                {{"architecture", model.config.architecture}, {"name", model.config.name}});
+  // The autoencoder is small and stays float32: unchanged regions decode as trained.
+  if (model.codec.latent())
+    model.codec.autoencoder()->save_diffusers_dir(dir + G_DIR_SEPARATOR_S + model.config.autoencoder, at::kFloat);
   write_file_atomic(dir + G_DIR_SEPARATOR_S + "config.json", config_to_json(model.config));
 }
 

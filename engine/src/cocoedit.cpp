@@ -204,6 +204,9 @@ cocoedit_status cocoedit_model_create_random(const char *config_path, uint64_t s
     if (!config_path || !*config_path) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no config file given");
     auto p = versioned(params, cocoedit_open_default_params(), "open params");
     const ModelConfig config = config_from_file(config_path);
+    if (config.latent())
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, std::string(config_path) + " is a latent-space model: its autoencoder is "
+                                          "trained, not random (cocoedit-train ae, then sft with model.autoencoder)");
     const std::vector<LoraFile> loras = requested_loras(p);
     *out_model = make_model(p, [&](const at::Device &d) {
       auto pipe = std::make_unique<CocoeditPipeline>(create_model(config, seed, d), d);

@@ -2,6 +2,7 @@
 #include "cocoedit_pipeline.h"
 
 #include "checkpoint.h"
+#include "detail_transfer.h"
 #include "region.h"
 #include "sampler.h"
 
@@ -16,29 +17,37 @@ CocoeditPipeline::CocoeditPipeline(EditModel net, const at::Device &device)
   info_.dtype = "float32";
   info_.n_parameters = net_->parameter_count();
   info_.working_size = c.image_size;
-  info_.granularity = c.patch_size;
+  info_.granularity = static_cast<int>(net_->pixels_per_token());
   info_.default_steps = c.default_steps;
   info_.default_guidance = c.default_guidance;
   info_.guidance_embedded = c.guidance_embed;
   info_.mask_channel = c.mask_channel;
-  // One flux::Flux transformer, the byte-level text encoder, pixel patches.
+  // One flux::Flux transformer, the byte-level text encoder, and pixel
+  // patches or the model's own autoencoder.
   int64_t n_text = 0;
   for (const auto &p : net_->text_encoder->parameters()) n_text += p.numel();
+  const ImageCodec &codec = net_->codec;
+  const int64_t n_codec = codec.latent() ? FluxAutoencoder::parameter_count(codec.autoencoder()->params()) : 0;
   info_.components = {{"transformer", "flux", info_.n_parameters - n_text, info_.dtype},
                       {"text_encoder", "byte-text", n_text, info_.dtype},
-                      {"image_codec", "pixel-patches", 0, ""}};
-  // float32 weights; an edit holds a few dozen rows of tokens×hidden (small).
+                      {"image_codec", codec.kind(), n_codec, codec.latent() ? "float32" : ""}};
+  info_.n_parameters += n_codec;
+  // float32 weights; an edit holds a few dozen rows of tokens×hidden (small),
+  // and the autoencoder's widest activation (its first level at full size).
   info_.memory.weights = info_.n_parameters * 4;
   info_.memory.edit_long_side = c.image_size;
-  const int64_t tokens = 3 * static_cast<int64_t>(c.image_size / c.patch_size) * (c.image_size / c.patch_size);
+  const int64_t tokens = 3 * net_->token_count(c.image_size, c.image_size);
   info_.memory.edit = 32 * tokens * c.hidden_size * 4;
+  if (codec.latent())
+    info_.memory.edit += 6 * static_cast<int64_t>(codec.autoencoder()->params().ch) * c.image_size * c.image_size * 4;
 }
 
 at::Tensor CocoeditPipeline::edit(const at::Tensor &source, const at::Tensor &mask, const EditRequest &req) {
   const ModelConfig &c = net_->config;
   const int64_t h = source.size(2), w = source.size(3);
   const int long_side = req.working_size > 0 ? req.working_size : c.image_size;
-  const auto [ww, wh] = working_dims(static_cast<int>(w), static_cast<int>(h), long_side, c.patch_size);
+  const auto [ww, wh] = working_dims(static_cast<int>(w), static_cast<int>(h), long_side,
+                                     static_cast<int>(net_->pixels_per_token()));
 
   at::Tensor src = (resize(source, wh, ww) * 2.0 - 1.0).to(device_);
   at::Tensor m = resize(mask, wh, ww).clamp(0.0, 1.0).to(device_);
@@ -50,13 +59,17 @@ at::Tensor CocoeditPipeline::edit(const at::Tensor &source, const at::Tensor &ma
   g.image = req.image_guidance;
 
   Conditioning cond = condition_on(*net_, src, m, {req.prompt}, g);
-  const int64_t n_tokens = static_cast<int64_t>(wh / c.patch_size) * (ww / c.patch_size);
-  const auto sigmas = sigma_schedule(req.steps, resolution_shift(c, n_tokens), req.strength);
-  at::Tensor noise = seeded_noise(req.seed, {1, 3, wh, ww}, device_);
+  const auto sigmas = sigma_schedule(req.steps, resolution_shift(*net_, wh, ww), req.strength);
+  at::Tensor noise = seeded_noise(req.seed, net_->space_shape(1, wh, ww), device_);
   // strength < 1: start from the source noised to the first σ (img2img).
-  at::Tensor x = req.strength < 1.0 ? (1.0 - sigmas[0]) * src + sigmas[0] * noise : noise;
-  at::Tensor x0 = sample(*net_, x, sigmas, cond, g, req.on_step);
-  return resize(((x0.clamp(-1.0, 1.0) + 1.0) * 0.5).to(at::kCPU, at::kFloat), h, w);
+  at::Tensor x = req.strength < 1.0 ? (1.0 - sigmas[0]) * cond.source + sigmas[0] * noise : noise;
+  const ImageCodec &codec = net_->codec;
+  auto pixels = [](const at::Tensor &z) { return ((z.clamp(-1.0, 1.0) + 1.0) * 0.5).to(at::kCPU, at::kFloat); };
+  at::Tensor result = pixels(codec.decode(sample(*net_, x, sigmas, cond, g, req.on_step)));
+  // The source as the model saw it (working size, through its codec), so
+  // that the detail this path lost goes back where the structure is kept.
+  at::Tensor held = codec.latent() ? pixels(codec.decode(cond.source)) : pixels(src);
+  return transfer_detail(source, held, result);
 }
 
 std::unique_ptr<Pipeline> open_cocoedit_pipeline(const std::string &dir, const at::Device &device) {

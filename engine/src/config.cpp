@@ -70,7 +70,15 @@ void ModelConfig::validate(const std::string &o) const {
   require(patch_size >= 1 && patch_size <= 64, "patch_size must be in 1..64");
   require(image_size >= patch_size && image_size <= 4096 && image_size % patch_size == 0,
           "image_size must be a multiple of patch_size in patch_size..4096");
-  require(in_channels == 3, "in_channels must be 3 (RGB)");
+  if (autoencoder.empty()) {
+    require(in_channels == 3, "in_channels must be 3 (RGB) for a pixel-space model");
+  } else {
+    // A folder name inside the model folder, never a path out of it.
+    bool plain = autoencoder != "." && autoencoder != ".." && autoencoder.size() <= 64;
+    for (char ch : autoencoder) plain = plain && (g_ascii_isalnum(ch) || ch == '_' || ch == '-' || ch == '.');
+    require(plain, "\"autoencoder\" must be the name of a subfolder of the model folder (letters, digits, . _ -)");
+    require(in_channels >= 1 && in_channels <= 1024, "in_channels (the latent channels) must be in 1..1024");
+  }
   require(hidden_size >= 8 && hidden_size <= 8192, "hidden_size must be in 8..8192");
   require(num_heads >= 1 && hidden_size % num_heads == 0, "hidden_size must be a multiple of num_heads");
   require(head_dim() % 2 == 0, "the head dimension (hidden_size / num_heads) must be even");
@@ -112,6 +120,7 @@ ModelConfig config_from_json(const std::string &text, const std::string &origin)
   get_int(o, "image_size", c.image_size, origin);
   get_int(o, "patch_size", c.patch_size, origin);
   get_int(o, "in_channels", c.in_channels, origin);
+  get_string(o, "autoencoder", c.autoencoder, origin);
   get_bool(o, "mask_channel", c.mask_channel, origin);
   get_int(o, "hidden_size", c.hidden_size, origin);
   get_int(o, "num_heads", c.num_heads, origin);
@@ -169,6 +178,7 @@ std::string config_to_json(const ModelConfig &c) {
   i("image_size", c.image_size);
   i("patch_size", c.patch_size);
   i("in_channels", c.in_channels);
+  if (c.latent()) s("autoencoder", c.autoencoder);
   bo("mask_channel", c.mask_channel);
   i("hidden_size", c.hidden_size);
   i("num_heads", c.num_heads);

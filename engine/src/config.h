@@ -16,10 +16,14 @@ struct ModelConfig {
   std::string architecture = "cocoedit-kontext";
   int format_version = kModelFormatVersion;
 
-  // Image side: the model works on pixel patches (see docs/architecture.md).
-  int image_size = 256;       // default working resolution (long side)
-  int patch_size = 8;
-  int in_channels = 3;        // RGB in [-1, 1]
+  // Image side: the model works on patches of pixels, or of the latents of
+  // its own autoencoder (see docs/architecture.md).
+  int image_size = 256;       // default working resolution (long side, pixels)
+  int patch_size = 8;         // in pixels, or in latent cells with an autoencoder
+  int in_channels = 3;        // RGB in [-1, 1], or the autoencoder's latent channels
+  // "" = pixel space; else the model folder's subfolder (one plain name, e.g.
+  // "vae") holding a diffusers AutoencoderKL of the FLUX architecture.
+  std::string autoencoder;
   bool mask_channel = true;   // an extra input channel carrying the edit mask
 
   // Transformer.
@@ -44,6 +48,7 @@ struct ModelConfig {
   double default_guidance = 2.5;
   std::string dtype = "float32"; // dtype of the stored weights
 
+  bool latent() const { return !autoencoder.empty(); }
   int head_dim() const { return hidden_size / num_heads; }
   int patch_in_dim() const { return patch_size * patch_size * (in_channels + (mask_channel ? 1 : 0)); }
   int patch_out_dim() const { return patch_size * patch_size * in_channels; }

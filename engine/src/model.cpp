@@ -211,7 +211,15 @@ at::Tensor EditModelImpl::forward(const at::Tensor &x_t, const std::optional<at:
   if (text.any_padding) valid = text.valid.expand({B, -1});
 
   auto out = flux::FluxImpl::forward(img, img_ids, txt, txt_ids, t.to(at::kFloat), y, g, nullptr, valid);
-  return unpatchify(out.narrow(1, 0, h * w), p, c.in_channels, H, W);
+  return unpatchify(out.narrow(1, 0, h * w), p, x_t.size(1), H, W);
+}
+
+std::vector<int64_t> EditModelImpl::space_shape(int64_t B, int64_t H, int64_t W) const {
+  const int64_t g = pixels_per_token(), f = codec.factor();
+  if (H < g || W < g || H % g || W % g)
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, "image size " + std::to_string(W) + "x" + std::to_string(H) +
+                                            " is not a multiple of the model's " + std::to_string(g) + "-pixel tokens");
+  return {B, codec.channels(), H / f, W / f};
 }
 
 std::map<std::string, std::vector<int64_t>> EditModelImpl::parameter_shapes() const {

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "flux/flux_transformer.h"
+#include "image_codec.h"
 
 namespace cocoedit {
 
@@ -94,11 +95,12 @@ struct EditModelImpl : flux::FluxImpl {
 
   TextContext encode_text(const TextBatch &text);
 
-  // x_t and source: (B, 3, H, W) in [-1, 1]; mask: (B, 1, H, W) in [0, 1]
+  // x_t and source: (B, C, H, W) in the codec's space (pixels: RGB in
+  // [-1, 1]); mask: (B, 1, H, W) in [0, 1] at that size (codec.mask)
   // (ignored unless the config has a mask channel; zeros when absent);
   // t: (B,) noise level in [0, 1]; guidance: (B,) when the config has a
   // guidance embedding.  `source` may be absent (the unconditional branch of
-  // image guidance).  Returns the velocity (B, 3, H, W).
+  // image guidance).  Returns the velocity (B, C, H, W).
   at::Tensor forward(const at::Tensor &x_t, const std::optional<at::Tensor> &source,
                      const std::optional<at::Tensor> &mask, const at::Tensor &t,
                      const TextContext &text, const std::optional<at::Tensor> &guidance = std::nullopt);
@@ -110,8 +112,19 @@ struct EditModelImpl : flux::FluxImpl {
   // would make a random model's output trivial, so gates stay random).
   void init_weights(uint64_t seed);
 
+  // The shape in the codec's space of B pictures of H×W pixels; throws
+  // COCOEDIT_ERR_INVALID_ARGUMENT unless H and W are multiples of
+  // pixels_per_token().
+  std::vector<int64_t> space_shape(int64_t B, int64_t H, int64_t W) const;
+  int64_t pixels_per_token() const { return config.patch_size * codec.factor(); }
+  // Target tokens of an H×W picture.
+  int64_t token_count(int64_t H, int64_t W) const { return (H / pixels_per_token()) * (W / pixels_per_token()); }
+
   ModelConfig config;
   TextEncoder text_encoder{nullptr};
+  // Pixels, or the model's frozen autoencoder (not among the parameters:
+  // trained by its own stage, saved in its own subfolder).
+  ImageCodec codec;
 
  private:
   EditModelImpl(const ModelConfig &config, const flux::FluxParams &transformer);

@@ -10,9 +10,11 @@
 
 namespace cocoedit {
 
-double resolution_shift(const ModelConfig &config, int64_t n_tokens) {
-  const double ref = std::pow(static_cast<double>(config.image_size / config.patch_size), 2);
-  const double s = config.time_shift * std::sqrt(static_cast<double>(n_tokens) / ref);
+double resolution_shift(const EditModelImpl &model, int64_t height, int64_t width) {
+  const ModelConfig &config = model.config;
+  const double ref = static_cast<double>(model.token_count(config.image_size, config.image_size));
+  const double n_tokens = static_cast<double>(model.token_count(height, width));
+  const double s = config.time_shift * std::sqrt(n_tokens / ref);
   return std::clamp(s, 1.0, 16.0);
 }
 
@@ -32,8 +34,8 @@ Conditioning condition_on(EditModelImpl &model, const at::Tensor &source, const 
                           const std::vector<std::string> &prompts, const Guidance &g) {
   const ModelConfig &c = model.config;
   Conditioning cond;
-  cond.source = source;
-  if (c.mask_channel) cond.mask = mask;
+  cond.source = model.codec.encode(source);
+  if (c.mask_channel) cond.mask = model.codec.mask(mask);
   cond.text = model.encode_text(tokenize(prompts, c.text_max_bytes));
   if (g.text != 1.0 || g.image != 1.0) cond.empty_text = model.encode_text(tokenize({""}, c.text_max_bytes));
   return cond;

@@ -20,11 +20,11 @@
 
 namespace cocoedit {
 
-// The schedule's shift for an image of `n_tokens` target tokens: the
-// config's shift holds at its own working size and grows with the square
-// root of the token count (more pixels need more noise to hide the image,
-// the same reasoning as FLUX's resolution-dependent shift), clamped to [1, 16].
-double resolution_shift(const ModelConfig &config, int64_t n_tokens);
+// The schedule's shift for a height×width picture: the config's shift holds
+// at its own working size and grows with the square root of the token count
+// (more pixels need more noise to hide the image, the same reasoning as
+// FLUX's resolution-dependent shift), clamped to [1, 16].
+double resolution_shift(const EditModelImpl &model, int64_t height, int64_t width);
 
 // σ_0 = strength > σ_1 > ... > σ_steps = 0: a uniform grid in t shifted by
 // s·t / (1 + (s − 1)·t).  `strength` < 1 starts the edit part-way, from the
@@ -40,15 +40,17 @@ struct Guidance {
 };
 
 // Everything the velocity depends on besides x_t and t.
+// Images are in the model's space (its codec's: pixels or latents).
 struct Conditioning {
-  at::Tensor source;              // (B, 3, H, W) in [-1, 1]
-  std::optional<at::Tensor> mask; // (B, 1, H, W) in [0, 1]
+  at::Tensor source;              // (B, C, h, w): the encoded source
+  std::optional<at::Tensor> mask; // (B, 1, h, w) in [0, 1]
   TextContext text;               // the instruction
   std::optional<TextContext> empty_text;  // "" — needed when guidance.text != 1
 };
 
-// The conditioning of a batch: `source` (B, 3, H, W) in [−1, 1], `mask`
-// (B, 1, H, W) (given to the model only when its config has a mask channel)
+// The conditioning of a batch: `source` (B, 3, H, W) pixels in [−1, 1] and
+// `mask` (B, 1, H, W), both put into the model's space by its codec (the
+// mask is given to the model only when its config has a mask channel)
 // and one instruction per sample; the empty instruction is encoded too when
 // `g` needs it (batch 1: the model broadcasts it).
 Conditioning condition_on(EditModelImpl &model, const at::Tensor &source, const at::Tensor &mask,

@@ -1,10 +1,13 @@
 // threads.cpp — see threads.h.
 #include "threads.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 namespace cocoedit {
@@ -17,6 +20,11 @@ int configure_threads(int n) {
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "bli_thread_set_num_threads"))) f(1);
   const int count = n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(count);
+  // oneDNN's bf16 kernels (chosen by libtorch on CPUs with AVX512) round
+  // differently from the plain ones; COCOEDIT_ONEDNN=0 gives the numbers a
+  // CPU without them gives (docs/reliability.md).
+  if (const char *v = std::getenv("COCOEDIT_ONEDNN"); v && std::strcmp(v, "0") == 0)
+    at::globalContext().setUserEnabledMkldnn(false);
   return count;
 }
 

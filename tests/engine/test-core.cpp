@@ -247,8 +247,9 @@ static void test_schedule() {
   g_assert_cmpfloat(std::fabs(part.front() - 0.5), <, 1e-12);
   expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "strength", [] { sigma_schedule(4, 1.0, 0.0); });
   ModelConfig c = config_from_file(config_path);
-  const int64_t ref = (c.image_size / c.patch_size) * (c.image_size / c.patch_size);
-  g_assert_cmpfloat(resolution_shift(c, 4 * ref), >, resolution_shift(c, ref));
+  EditModel m(c);
+  g_assert_cmpfloat(resolution_shift(*m, 2 * c.image_size, 2 * c.image_size), >,
+                    resolution_shift(*m, c.image_size, c.image_size));
 }
 
 // The SDE step's log-probability is the Gaussian density of its sample.

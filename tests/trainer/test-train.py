@@ -8,6 +8,9 @@
   test-train.py distributed  two ranks (Gloo on 127.0.0.1) keep identical weights
   test-train.py bad-input    missing dataset, another architecture, unknown keys,
                              a reward server that is down: clear errors, exit 2
+  test-train.py latent       ae trains an autoencoder (reconstruction improves,
+                             resume is bit-identical); sft, rl and eval run a
+                             latent-space model on it; the engine edits with it
 
 Seeds are fixed; the assertions compare averages over several steps.
 """
@@ -47,8 +50,8 @@ def check(name, cond, detail=""):
         failures += 1
 
 
-def train(stage, out, *sets, env=None, check_rc=True):
-    args = [TRAIN, stage] + [a for s in BASE + ["run.out_dir=" + json.dumps(out)] + list(sets) for a in ("--set", s)]
+def train(stage, out, *sets, env=None, check_rc=True, extra=()):
+    args = [TRAIN, stage, *extra] + [a for s in BASE + ["run.out_dir=" + json.dumps(out)] + list(sets) for a in ("--set", s)]
     p = subprocess.run(args, capture_output=True, text=True, env=env)
     if check_rc and p.returncode != 0:
         print(p.stderr[-4000:])
@@ -221,7 +224,67 @@ def bad_input(d):
           "127.0.0.1")
 
 
+def latent(d):
+    here = os.path.dirname(os.path.abspath(__file__))
+    ae_cfg = ["model.config=" + json.dumps(os.path.join(here, "tiny-ae-config.json")), "ae.crop=16",
+              "optim.batch_size=4", "optim.lr=2e-3", "log.checkpoint_every=5"]
+    ae = os.path.join(d, "ae")
+    train("ae", ae, "optim.steps=40", *ae_cfg)
+    m = metrics(os.path.join(ae, "metrics-ae.jsonl"))
+    first, last = mean([r["psnr"] for r in m[:5]]), mean([r["psnr"] for r in m[-5:]])
+    check("ae: 40 steps logged", len(m) == 40, len(m))
+    check(f"ae improves the reconstruction ({first:.2f} -> {last:.2f} dB)", last > first + 2)
+    vae = os.path.join(ae, "model")
+    cfg = json.load(open(os.path.join(vae, "config.json")))
+    check("ae writes a diffusers AutoencoderKL folder with its latent scaling",
+          cfg["_class_name"] == "AutoencoderKL" and cfg["scaling_factor"] != 1.0
+          and os.path.exists(os.path.join(vae, "diffusion_pytorch_model.safetensors")), cfg)
+
+    # Resume: 10 steps in two runs of 5 end where one run of 10 does.
+    def ae_weights(out):
+        return open(os.path.join(out, "checkpoint", "ae", "diffusion_pytorch_model.safetensors"), "rb").read()
+    train("ae", os.path.join(d, "ae-whole"), "optim.steps=10", *ae_cfg)
+    train("ae", os.path.join(d, "ae-cut"), "optim.steps=5", *ae_cfg)
+    r = train("ae", os.path.join(d, "ae-cut"), "optim.steps=10", *ae_cfg, extra=["--resume"])
+    check("ae resumes", "resumed from" in r.stderr, r.stderr[-1000:])
+    check("the resumed ae run ends with the uninterrupted run's weights",
+          ae_weights(os.path.join(d, "ae-cut")) == ae_weights(os.path.join(d, "ae-whole")))
+
+    model_cfg = ["model.config=" + json.dumps(os.path.join(here, "tiny-latent-config.json")),
+                 "model.autoencoder=" + json.dumps(vae)]
+    p = train("sft", os.path.join(d, "no-ae"), "optim.steps=1",
+              "model.config=" + json.dumps(os.path.join(here, "tiny-latent-config.json")), check_rc=False)
+    check("sft of a latent model without model.autoencoder is refused",
+          p.returncode == 2 and "model.autoencoder" in p.stderr, p.stderr[-1000:])
+    sft = os.path.join(d, "sft")
+    train("sft", sft, "optim.steps=40", "optim.batch_size=8", "optim.lr=2e-3", "sft.ema=0.9",
+          "sft.edit_weight=3", "log.checkpoint_every=40", "log.samples_every=40", *model_cfg)
+    m = metrics(os.path.join(sft, "metrics-sft.jsonl"))
+    first, last = mean([r["loss"] for r in m[:10]]), mean([r["loss"] for r in m[-10:]])
+    check(f"latent sft lowers the loss ({first:.4f} -> {last:.4f})", last < 0.9 * first)
+    model = os.path.join(sft, "model")
+    check("the latent model folder holds its autoencoder",
+          os.path.exists(os.path.join(model, "vae", "diffusion_pytorch_model.safetensors")))
+    info = subprocess.run([os.environ["COCOEDIT_CLI"], "info", model, "--json"], capture_output=True, text=True)
+    check("the engine opens the latent model", info.returncode == 0 and "flux-ae" in info.stdout,
+          info.stdout + info.stderr)
+    rl = os.path.join(d, "rl")
+    train("rl", rl, "model.init=" + json.dumps(model), "optim.steps=2", "rl.prompts=2", "rl.group=4",
+          "rl.rollout_steps=3", "rl.train_timesteps=2", "reward.edit=\"reference\"", "rl.group_std_min=0",
+          "log.samples_every=2")
+    steps = metrics(os.path.join(rl, "metrics-rl.jsonl"))
+    check("rl trains the latent model", len(steps) == 2 and all(r["grad_norm"] > 0 for r in steps), steps)
+    check("rl draws decoded rollouts", os.path.exists(os.path.join(rl, "rl-rollouts-2.png")))
+    ev = os.path.join(d, "eval")
+    p = subprocess.run([TRAIN, "eval", "--set", "data.size=32", "--set", "data.split=\"bench\"",
+                        "--set", "run.threads=2", "--checkpoint", os.path.join(rl, "model"), "--out", ev,
+                        "--count", "4", "--steps", "3"], capture_output=True, text=True)
+    check("eval scores the latent model", p.returncode == 0 and os.path.exists(os.path.join(ev, "summary.json")),
+          p.stderr[-1500:])
+
+
 with tempfile.TemporaryDirectory() as d:
-    {"sft-rl": sft_rl, "resume": resume, "distributed": distributed, "bad-input": bad_input}[sys.argv[1]](d)
+    {"sft-rl": sft_rl, "resume": resume, "distributed": distributed, "bad-input": bad_input,
+     "latent": latent}[sys.argv[1]](d)
 print(f"{failures} failure(s)")
 sys.exit(1 if failures else 0)

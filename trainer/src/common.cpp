@@ -47,6 +47,12 @@ at::Tensor step_uniform(const TrainConfig &c, int64_t step, int rank, uint64_t p
 EditModel initial_model(const TrainConfig &c, const at::Device &device) {
   EditModel m = c.model_init.empty() ? create_model(config_from_file(c.model_config), c.run_seed, device)
                                      : load_model(c.model_init, device);
+  if (c.model_init.empty() && m->config.latent()) {
+    if (c.model_autoencoder.empty())
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, c.model_config + " is a latent-space model: set model.autoencoder to the "
+                                          "folder of its trained autoencoder (cocoedit-train ae)");
+    attach_autoencoder(*m, c.model_autoencoder, device);
+  }
   m->train();
   m->recompute_blocks = c.optim_recompute == "on" || (c.optim_recompute == "auto" && device.is_cuda());
   return m;
@@ -56,6 +62,7 @@ bool use_autocast(const TrainConfig &c, const at::Device &device) { return devic
 
 EditModel frozen_copy(EditModelImpl &model, const at::Device &device) {
   EditModel copy(model.config);
+  copy->codec = model.codec;
   copy->to(device);
   torch::NoGradGuard no_grad;
   auto src = model.named_parameters();

@@ -2,7 +2,9 @@
 //
 // The model's raw output is scored, without the engine's compositing (which
 // would make the non-edit region perfect by construction): this measures
-// what the training did to content consistency, as the paper does.
+// what the training did to content consistency, as the paper does.  A
+// latent model's output gets the engine's detail transfer
+// (detail_transfer.h), which is part of how the engine decodes it.
 //   non-edit PSNR/SSIM   result vs source on 1 − mask
 //   edit PSNR/SSIM       result vs target on mask (when the data has targets)
 //   reward_edit          the reference reward (edit region vs target)
@@ -18,6 +20,7 @@
 #include <map>
 
 #include "checkpoint.h"
+#include "detail_transfer.h"
 #include "common.h"
 #include "threads.h"
 #include "error.h"
@@ -90,11 +93,16 @@ std::vector<CaseScore> score_model(EditModelImpl &model, const std::vector<Sampl
     const Sample &s = cases[i];
     Batch b = stack({s}, device);
     const int64_t S = b.source.size(2);
-    if (S % mc.patch_size) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's patch size");
+    if (S % model.pixels_per_token())
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's token size in pixels");
     Conditioning cond = condition_on(model, b.source * 2 - 1, b.mask, {s.prompt}, g);
-    auto sigmas = sigma_schedule(steps, resolution_shift(mc, (S / mc.patch_size) * (S / mc.patch_size)));
-    auto x = seeded_noise(derive_seed(c.run_seed, i, 0, 77), {1, 3, S, S}, device);
-    auto result = (sample(model, x, sigmas, cond, g).clamp(-1, 1) + 1) / 2;
+    auto sigmas = sigma_schedule(steps, resolution_shift(model, S, S));
+    auto x = seeded_noise(derive_seed(c.run_seed, i, 0, 77), model.space_shape(1, S, S), device);
+    auto to01 = [](const at::Tensor &z) { return (z.clamp(-1, 1) + 1) / 2; };
+    auto result = to01(model.codec.decode(sample(model, x, sigmas, cond, g)));
+    // A latent model's output as the engine gives it: the source's detail
+    // the autoencoder lost goes back where the structure is kept.
+    if (model.codec.latent()) result = transfer_detail(b.source, to01(model.codec.decode(cond.source)), result);
     results.push_back(result[0].cpu());
 
     CaseScore cs{s.id, s.edit_type, s.lang, s.prompt};

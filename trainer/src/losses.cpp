@@ -22,6 +22,13 @@ at::Tensor flow_matching_loss(const at::Tensor &v, const at::Tensor &x0, const a
   return (v.to(at::kFloat) - (eps - x0)).pow(2).mean();
 }
 
+at::Tensor weighted_flow_matching_loss(const at::Tensor &v, const at::Tensor &x0, const at::Tensor &eps,
+                                       const at::Tensor &w) {
+  auto err = (v.to(at::kFloat) - (eps - x0)).pow(2).mean(1, true);
+  auto we = w.to(at::kFloat).expand_as(err);
+  return (we * err).sum() / we.sum().clamp_min(1e-12);
+}
+
 at::Tensor logit_normal_t(const at::Tensor &normal, double mean, double std, double shift) {
   auto u = at::sigmoid(normal * std + mean);
   return shift * u / (1 + (shift - 1) * u);

@@ -17,6 +17,11 @@ at::Tensor noisy(const at::Tensor &x0, const at::Tensor &eps, const at::Tensor &
 // L_fm = mean((v − (ε − x0))²)
 at::Tensor flow_matching_loss(const at::Tensor &v, const at::Tensor &x0, const at::Tensor &eps);
 
+// The same with per-position weights w (B, 1, H, W), e.g. 1 + α·mask to
+// spend the loss where the edit is:  Σ w·‖v − (ε − x0)‖² / (C · Σ w).
+at::Tensor weighted_flow_matching_loss(const at::Tensor &v, const at::Tensor &x0, const at::Tensor &eps,
+                                       const at::Tensor &w);
+
 // t = shift·u / (1 + (shift − 1)·u), u = sigmoid(n), n ~ N(mean, std²)
 // (logit-normal time sampling with the resolution shift).
 at::Tensor logit_normal_t(const at::Tensor &normal, double mean, double std, double shift);

@@ -1,6 +1,7 @@
-// main.cpp — cocoedit-train: supervised pretraining, CoCoEdit RL and
-// evaluation of the editing model.
+// main.cpp — cocoedit-train: the autoencoder of a latent model, supervised
+// pretraining, CoCoEdit RL and evaluation of the editing model.
 //
+//   cocoedit-train ae   --config RUN.json [--set ...] [--resume]
 //   cocoedit-train sft  --config RUN.json [--set section.key=value]... [--resume]
 //   cocoedit-train rl   --config RUN.json [--set ...] [--resume]
 //   cocoedit-train eval --config RUN.json --checkpoint MODEL [--compare MODEL2] --out DIR [--count N]
@@ -32,11 +33,12 @@ static void print_help(FILE *f) {
   std::fprintf(f,
                "Usage: cocoedit-train COMMAND [OPTION...]\n\n"
                "Commands:\n"
+               "  ae     train the image autoencoder of a latent-space model\n"
                "  sft    supervised flow-matching training (needs targets)\n"
                "  rl     CoCoEdit region-regularized RL from an SFT checkpoint (model.init)\n"
                "  eval   score checkpoints on a benchmark; --compare for two side by side\n"
                "  config-reference   print every setting with its default\n\n"
-               "Options of sft, rl and eval:\n"
+               "Options of ae, sft, rl and eval:\n"
                "  -c, --config FILE     run configuration (JSON; see docs/training.md)\n"
                "  -s, --set KEY=VALUE   override a setting, e.g. --set rl.beta=0.5 (repeatable)\n"
                "  --resume              continue from <run.out_dir>/checkpoint\n"
@@ -55,7 +57,7 @@ int main(int argc, char **argv) {
     std::printf("%s", train_config_reference().c_str());
     return 0;
   }
-  if (cmd != "sft" && cmd != "rl" && cmd != "eval") return usage(("unknown command '" + cmd + "'").c_str());
+  if (cmd != "ae" && cmd != "sft" && cmd != "rl" && cmd != "eval") return usage(("unknown command '" + cmd + "'").c_str());
 
   gchar *config = nullptr, *checkpoint = nullptr, *compare = nullptr, *out = nullptr;
   gchar **sets = nullptr;
@@ -93,7 +95,9 @@ int main(int argc, char **argv) {
     std::vector<std::string> overrides;
     for (gchar **s = sets; s && *s; s++) overrides.emplace_back(*s);
     TrainConfig c = load_train_config(config ? config : "", overrides);
-    if (cmd == "sft") {
+    if (cmd == "ae") {
+      run_ae(c, resume);
+    } else if (cmd == "sft") {
       run_sft(c, resume);
     } else if (cmd == "rl") {
       run_rl(c, resume);

@@ -54,7 +54,8 @@ struct Policy {
 };
 
 struct Rollouts {
-  at::Tensor x0;          // (N, 3, S, S) the clean results in [−1, 1]
+  at::Tensor x0;          // (N, C, h, w) the clean results in the model's space
+  at::Tensor pixels;      // (N, 3, S, S) the same decoded, in [−1, 1]
   // Flow-GRPO only: the SDE trajectory and the old policy's step log-probs.
   std::vector<at::Tensor> xs;     // K + 1 states
   std::vector<at::Tensor> logps;  // K of (N,)
@@ -71,7 +72,8 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
   old.refresh();
   EditModelImpl &m = *old.model;
   const int64_t N = b.source.size(0), S = b.source.size(2), mb = c.rl_micro_batch;
-  auto noise = step_normal(c, step, rank, kRollout, {N, 3, S, S}, device);
+  const auto shape = m.space_shape(N, S, S);
+  auto noise = step_normal(c, step, rank, kRollout, shape, device);
   Rollouts r;
   const bool sde = c.rl_loss == "grpo";
   const Solver solver = solver_from_name(c.rl_rollout_solver, "rl.rollout_solver");
@@ -93,7 +95,7 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
     xs[0].push_back(x);
     for (int k = 0; k < K; k++) {
       auto v = guided_velocity(m, x, sigmas[k], cond, g);
-      auto eps = step_normal(c, step, rank, 1000 + k, {n, 3, S, S}, device);
+      auto eps = step_normal(c, step, rank, 1000 + k, m.space_shape(n, S, S), device);
       auto st = sde_step(x, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], eps);
       x = st.x_next;
       xs[k + 1].push_back(x);
@@ -101,7 +103,10 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
     }
     x0s.push_back(sigmas.back() > 0 ? x - sigmas.back() * guided_velocity(m, x, sigmas.back(), cond, g) : x);
   }
-  r.x0 = at::cat(x0s).clamp(-1, 1);
+  // Pixels are clamped to the image range; latents have none.
+  r.x0 = at::cat(x0s);
+  if (!m.codec.latent()) r.x0 = r.x0.clamp(-1, 1);
+  r.pixels = m.codec.decode(r.x0).clamp(-1, 1);
   if (sde) {
     for (auto &v : xs) r.xs.push_back(at::cat(v));
     for (auto &v : lps) r.logps.push_back(at::cat(v));
@@ -195,9 +200,10 @@ void run_rl(const TrainConfig &c, bool resume) {
   EditModelImpl &m = *policy.model;
   const ModelConfig &mc = m.config;
   const int64_t S = c.data_size, p = mc.patch_size;
-  if (S % p) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's patch size");
-  const auto sigmas = sigma_schedule(static_cast<int>(c.rl_rollout_steps), resolution_shift(mc, (S / p) * (S / p)),
-                                     1.0, c.rl_rollout_sigma_min);
+  if (S % m.pixels_per_token())
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's token size in pixels");
+  const auto sigmas = sigma_schedule(static_cast<int>(c.rl_rollout_steps), resolution_shift(m, S, S), 1.0,
+                                     c.rl_rollout_sigma_min);
   const PixelRewardConfig pix_cfg{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
   Reporter rep(c, dist.main(), "rl", c.optim_steps, state.step);
   if (dist.main())
@@ -213,7 +219,7 @@ void run_rl(const TrainConfig &c, bool resume) {
 
     // 1–2. rollouts and rewards
     Rollouts roll = rollout(old, b, sigmas, c, step, dist.rank(), device);
-    auto result = (roll.x0 + 1) / 2;
+    auto result = (roll.pixels + 1) / 2;
     auto r_pix = pixel_reward(result, b.source, b.mask, pix_cfg);
     auto r_edit = edit_reward(c, b, result, judge.get());
     auto R = (c.reward_w_edit * r_edit + c.reward_w_pixel * r_pix).to(at::kFloat).view({P, G});
@@ -247,8 +253,10 @@ void run_rl(const TrainConfig &c, bool resume) {
     if (n_valid > 0) {
       auto order = at::randperm(K, at::make_generator<at::CPUGeneratorImpl>(derive_seed(c.run_seed, step, dist.rank(), kTimesteps)));
       RegionWeights W;
-      if (c.rl_regularizer) W = region_weights(mask_to_grid(b.mask, p), c.rl_erode_radius, c.rl_ring_weight);
-      auto src = b.source * 2 - 1;
+      // The loss works in the model's space: encoded source, mask at its size.
+      const auto mask_s = m.codec.mask(b.mask);
+      if (c.rl_regularizer) W = region_weights(mask_to_grid(mask_s, p), c.rl_erode_radius, c.rl_ring_weight);
+      auto src = m.codec.encode(b.source * 2 - 1);
       // The frozen models' encodings of each micro-batch's instructions do
       // not change during the step: encode them once, not per timestep.
       std::vector<TextContext> old_text, ref_text;
@@ -269,12 +277,12 @@ void run_rl(const TrainConfig &c, bool resume) {
           const double n_valid_mb = vmb.sum().item<double>();
           if (n_valid_mb == 0) continue;
           const double share = n_valid_mb / n_valid / T;  // this micro-batch's part of mean_valid
-          auto mask = model_mask(m, b.mask.narrow(0, i, n));
+          auto mask = model_mask(m, mask_s.narrow(0, i, n));
           auto src_mb = src.narrow(0, i, n);
           auto t = at::full({n}, sigmas[k], src.options());
           at::Tensor x_t, x0 = roll.x0.narrow(0, i, n);
           if (c.rl_loss == "nft") {
-            auto eps = step_normal(c, step, dist.rank(), kLossNoise * 1000 + k * 97 + i, {n, 3, S, S}, device);
+            auto eps = step_normal(c, step, dist.rank(), kLossNoise * 1000 + k * 97 + i, m.space_shape(n, S, S), device);
             x_t = noisy(x0, eps, t);
           } else {
             x_t = roll.xs[k].narrow(0, i, n);

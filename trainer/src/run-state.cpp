@@ -97,6 +97,7 @@ void save_checkpoint(const std::string &out_dir, const TrainConfig &config, cons
   try {
     for (const auto &[name, model] : parts.models) save_model(*model, join(fresh, name), 0);
     for (const auto &[stem, lora] : parts.loras) lora->save(join(fresh, stem + ".safetensors"));
+    for (const auto &[name, ae] : parts.autoencoders) ae->save_diffusers_dir(join(fresh, name), at::kFloat);
     if (parts.optimizer) {
       const std::string tmp = join(fresh, "optimizer.pt.tmp");
       torch::save(*parts.optimizer, tmp);
@@ -133,6 +134,7 @@ RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts) {
   RunState s = state_from_json(join(dir, "state.json"));
   for (const auto &[name, model] : parts.models) load_model_weights(*model, join(dir, name));
   for (const auto &[stem, lora] : parts.loras) lora->load(join(dir, stem + ".safetensors"));
+  for (const auto &[name, ae] : parts.autoencoders) ae->load(join(join(dir, name), "diffusion_pytorch_model.safetensors"));
   if (parts.optimizer) torch::load(*parts.optimizer, join(dir, "optimizer.pt"));
   return s;
 }

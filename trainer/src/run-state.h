@@ -4,7 +4,8 @@
 // prompts, ...), train-config.json (the resolved config), one model
 // directory per network ("model", "ema", "old": config.json + safetensors,
 // loadable by the engine), lora.safetensors / lora-old.safetensors when
-// training LoRA, and optimizer.pt (the AdamW state, by torch::save).
+// training LoRA, an autoencoder folder ("ae", diffusers layout) when training
+// one, and optimizer.pt (the AdamW state, by torch::save).
 //
 // A checkpoint is written into checkpoint.new/ and swapped in by renames, so
 // a crash or a full disk while saving leaves the previous one intact.  All
@@ -36,6 +37,7 @@ struct CheckpointParts {
   std::map<std::string, EditModelImpl *> models;  // name → model
   std::map<std::string, Lora *> loras;            // file stem → adapters
   torch::optim::Optimizer *optimizer = nullptr;
+  std::map<std::string, FluxAutoencoder *> autoencoders;  // name → diffusers folder
 };
 
 // Writes the checkpoint; `keep_extra` may write more files into the new

@@ -1,7 +1,8 @@
 // sft.cpp — stage 1: supervised flow matching of the editing model.
 //
 // Each step: B samples (source, instruction, mask, target); t from a shifted
-// logit-normal; x_t = (1 − t)·x0 + t·ε with x0 the target; the model sees
+// logit-normal; x_t = (1 − t)·x0 + t·ε with x0 the target (in the model's
+// space: pixels, or the latents of its frozen autoencoder); the model sees
 // x_t, the source tokens and the mask and predicts v = ε − x0.  The
 // instruction is dropped (made empty) with probability sft.text_dropout so
 // that classifier-free guidance works at inference.  EMA weights are what
@@ -36,10 +37,10 @@ void preview(Reporter &rep, EditModelImpl &model, const Batch &b, const TrainCon
   const int64_t n = std::min<int64_t>(4, b.source.size(0));
   Conditioning cond =
       condition_on(model, b.source.narrow(0, 0, n) * 2 - 1, b.mask.narrow(0, 0, n), prompts_of(b, 0, n), Guidance{});
-  const int64_t S = b.source.size(2), tokens = (S / mc.patch_size) * (S / mc.patch_size);
-  auto sigmas = sigma_schedule(mc.default_steps, resolution_shift(mc, tokens));
-  auto x = step_normal(c, 0, 0, kPreview, {n, 3, S, S}, device);
-  auto out = (sample(model, x, sigmas, cond, Guidance{}).clamp(-1, 1) + 1) / 2;
+  const int64_t S = b.source.size(2);
+  auto sigmas = sigma_schedule(mc.default_steps, resolution_shift(model, S, S));
+  auto x = step_normal(c, 0, 0, kPreview, model.space_shape(n, S, S), device);
+  auto out = (model.codec.decode(sample(model, x, sigmas, cond, Guidance{})).clamp(-1, 1) + 1) / 2;
   std::vector<std::vector<at::Tensor>> rows;
   std::vector<std::string> labels;
   for (int64_t i = 0; i < n; i++) {
@@ -78,8 +79,9 @@ void run_sft(const TrainConfig &c, bool resume) {
 
   const ModelConfig &mc = model->config;
   const int64_t B = c.optim_batch_size, S = c.data_size;
-  if (S % mc.patch_size) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's patch size");
-  const double shift = resolution_shift(mc, (S / mc.patch_size) * (S / mc.patch_size));
+  if (S % model->pixels_per_token())
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's token size in pixels");
+  const double shift = resolution_shift(*model, S, S);
   Reporter rep(c, dist.main(), "sft", c.optim_steps, state.step);
   if (dist.main())
     say(0, "sft: " + std::to_string(model->parameter_count()) + " parameters on " + device.str() + ", data: " +
@@ -93,7 +95,9 @@ void run_sft(const TrainConfig &c, bool resume) {
     if (!b.target.defined()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "sft needs target images; the data has none");
     if (!preview_batch) preview_batch = b;
 
-    auto x0 = b.target * 2 - 1, src = b.source * 2 - 1;
+    // In the model's space (pixels, or its frozen autoencoder's latents).
+    const ImageCodec &codec = model->codec;
+    auto x0 = codec.encode(b.target * 2 - 1), src = codec.encode(b.source * 2 - 1), mask = codec.mask(b.mask);
     auto eps = step_normal(c, step, dist.rank(), kNoise, x0.sizes(), device);
     auto t = logit_normal_t(step_normal(c, step, dist.rank(), kTime, {B}, device), c.sft_t_mean, c.sft_t_std, shift);
     auto drop = step_uniform(c, step, dist.rank(), kDropout, {B});
@@ -105,9 +109,10 @@ void run_sft(const TrainConfig &c, bool resume) {
     {
       AutocastScope amp(device.type(), use_autocast(c, device));
       auto text = model->encode_text(tokenize(prompts, mc.text_max_bytes));
-      auto v = model->forward(noisy(x0, eps, t), src, mc.mask_channel ? std::optional<at::Tensor>(b.mask) : std::nullopt,
+      auto v = model->forward(noisy(x0, eps, t), src, mc.mask_channel ? std::optional<at::Tensor>(mask) : std::nullopt,
                               t, text);
-      loss = flow_matching_loss(v.to(at::kFloat), x0, eps);
+      loss = c.sft_edit_weight > 0 ? weighted_flow_matching_loss(v, x0, eps, 1.0 + c.sft_edit_weight * mask)
+                                   : flow_matching_loss(v.to(at::kFloat), x0, eps);
     }
     opt.zero_grad();
     loss.backward();

@@ -8,6 +8,9 @@
 
 namespace cocoedit::train {
 
+// Trains the image autoencoder of a latent-space model.
+void run_ae(const TrainConfig &config, bool resume);
+
 // Supervised flow-matching training from (source, instruction, target).
 void run_sft(const TrainConfig &config, bool resume);
 

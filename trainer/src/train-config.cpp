@@ -172,6 +172,9 @@ void TrainConfig::validate() const {
   req(optim_grad_clip > 0, "optim.grad_clip", "must be > 0");
   req(sft_ema >= 0 && sft_ema < 1, "sft.ema", "must be in [0, 1)");
   req(sft_text_dropout >= 0 && sft_text_dropout <= 1, "sft.text_dropout", "must be in [0, 1]");
+  req(sft_edit_weight >= 0 && sft_edit_weight <= 1000, "sft.edit_weight", "must be in [0, 1000]");
+  req(ae_crop >= 8 && ae_crop <= 4096, "ae.crop", "must be in 8..4096");
+  req(ae_kl_weight >= 0 && ae_kl_weight <= 1, "ae.kl_weight", "must be in [0, 1]");
   req(sft_t_std > 0, "sft.t_std", "must be > 0");
   req(optim_recompute == "auto" || optim_recompute == "on" || optim_recompute == "off", "optim.recompute",
       "must be auto, on or off");

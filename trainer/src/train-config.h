@@ -1,7 +1,7 @@
 // train-config.h — one run's settings: a JSON file plus `--set key=value`
 // overrides, saved resolved next to every checkpoint.
 //
-// The file is a JSON object of sections ("run", "data", "optim", "sft",
+// The file is a JSON object of sections ("run", "data", "optim", "ae", "sft",
 // "rl", "lora", "reward", "log"); each key below is `section.name`.  Unknown
 // keys are errors (a typo must not silently fall back to a default).  The
 // defaults are the CoCoEdit authors' settings where the paper gives one
@@ -22,7 +22,8 @@ using StringList = std::vector<std::string>;
   X(int64_t, run, seed, 0, "seed of everything random (data, noise, init)")                               \
   X(std::string, run, device, "auto", "auto, cpu or cuda")                                                \
   X(int64_t, run, threads, 0, "CPU threads for libtorch (0 = all cores)")                                 \
-  X(std::string, model, config, "data/configs/base.json", "model config.json for a new model")            \
+  X(std::string, model, config, "data/configs/base.json", "config.json of a new model (ae: an AutoencoderKL config)") \
+  X(std::string, model, autoencoder, "", "trained autoencoder folder of a new latent-space model (from ae)")  \
   X(std::string, model, init, "", "checkpoint directory to start from (sft: optional; rl: the base)")     \
   X(std::string, data, source, "generator", "generator (libcocodata, endless) or dataset (a directory)")   \
   X(std::string, data, assets, "", "asset directory of the generator (empty: default cache)")             \
@@ -44,7 +45,10 @@ using StringList = std::vector<std::string>;
   X(double, optim, grad_clip, 1.0, "gradient norm clip")                                                   \
   X(bool, optim, bf16, true, "bf16 autocast on CUDA (ignored on CPU)")                                     \
   X(std::string, optim, recompute, "auto", "gradient checkpointing of the blocks: auto (on CUDA), on, off")   \
+  X(int64_t, ae, crop, 128, "ae: side of the random square cropped from each picture")                   \
+  X(double, ae, kl_weight, 1e-6, "ae: weight of the KL term (per latent value) beside the L1 loss")       \
   X(double, sft, ema, 0.999, "EMA decay of the weights the sft checkpoint ships")                          \
+  X(double, sft, edit_weight, 0.0, "loss weight 1 + edit_weight·mask: spend the loss where the edit is")   \
   X(double, sft, text_dropout, 0.1, "probability of an empty instruction (for CFG)")                       \
   X(double, sft, t_mean, 0.0, "logit-normal time sampling: mean")                                          \
   X(double, sft, t_std, 1.0, "logit-normal time sampling: std")                                            \

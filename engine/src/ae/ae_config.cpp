@@ -204,6 +204,54 @@ AutoencoderParams autoencoder_params_from_json(const std::string &text, const st
   return p;
 }
 
+std::string autoencoder_params_to_diffusers_json(const AutoencoderParams &p) {
+  p.validate();
+  JsonBuilder *b = json_builder_new();
+  auto member = [&](const char *key) { json_builder_set_member_name(b, key); };
+  auto int_member = [&](const char *key, int v) { member(key); json_builder_add_int_value(b, v); };
+  auto strings = [&](const char *key, const char *value) {
+    member(key);
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < p.ch_mult.size(); i++) json_builder_add_string_value(b, value);
+    json_builder_end_array(b);
+  };
+  json_builder_begin_object(b);
+  member("_class_name");
+  json_builder_add_string_value(b, "AutoencoderKL");
+  member("act_fn");
+  json_builder_add_string_value(b, "silu");
+  member("block_out_channels");
+  json_builder_begin_array(b);
+  for (int m : p.ch_mult) json_builder_add_int_value(b, static_cast<gint64>(p.ch) * m);
+  json_builder_end_array(b);
+  strings("down_block_types", "DownEncoderBlock2D");
+  strings("up_block_types", "UpDecoderBlock2D");
+  int_member("in_channels", p.in_channels);
+  int_member("out_channels", p.out_ch);
+  int_member("latent_channels", p.z_channels);
+  int_member("layers_per_block", p.num_res_blocks);
+  int_member("norm_num_groups", p.norm_groups);
+  int_member("sample_size", p.resolution);
+  member("scaling_factor");
+  json_builder_add_double_value(b, p.scale_factor);
+  member("shift_factor");
+  json_builder_add_double_value(b, p.shift_factor);
+  member("use_quant_conv");
+  json_builder_add_boolean_value(b, FALSE);
+  member("use_post_quant_conv");
+  json_builder_add_boolean_value(b, FALSE);
+  member("mid_block_add_attention");
+  json_builder_add_boolean_value(b, TRUE);
+  json_builder_end_object(b);
+  JsonNode *root = json_builder_get_root(b);
+  gchar *text = json_to_string(root, TRUE);
+  std::string out(text);
+  g_free(text);
+  json_node_unref(root);
+  g_object_unref(b);
+  return out + "\n";
+}
+
 AutoencoderParams load_autoencoder_params(const std::string &path) {
   return autoencoder_params_from_json(read_config_text(path), path);
 }

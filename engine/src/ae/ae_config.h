@@ -36,6 +36,10 @@ struct AutoencoderParams {
 // types, another activation, latents_mean/std) are refused by name.
 AutoencoderParams autoencoder_params_from_json(const std::string &text, const std::string &origin);
 
+// A diffusers AutoencoderKL config.json of `params` (what
+// autoencoder_params_from_json reads back as the same params).
+std::string autoencoder_params_to_diffusers_json(const AutoencoderParams &params);
+
 // The same, reading `path` (e.g. vae/config.json).
 AutoencoderParams load_autoencoder_params(const std::string &path);
 

@@ -2,7 +2,12 @@
 // layouts, and encode/decode (see flux_autoencoder.h).
 #include "ae/flux_autoencoder.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <glib.h>
 #include <torch/torch.h>
+
+#include <cerrno>
+#include <cmath>
 
 #include <set>
 #include <sstream>
@@ -219,7 +224,7 @@ AutoencoderKeys FluxAutoencoder::load(const std::string &path) {
   const bool diff = keys == AutoencoderKeys::diffusers;
   const char *naming = diff ? "diffusers AutoencoderKL" : "BFL";
 
-  loaded_ = false;
+  const bool reload = loaded_;
   Weights fresh;
   Layout layout(params_, fresh);
 
@@ -243,12 +248,22 @@ AutoencoderKeys FluxAutoencoder::load(const std::string &path) {
       fail(COCOEDIT_ERR_FORMAT, path + ": unexpected tensor \"" + e.name + "\" (not part of the FLUX autoencoder's " +
                                     naming + " layout for this config)");
 
+  if (reload) {
+    // Reloading (a training run resuming): into the same tensors, so that an
+    // optimizer holding them stays valid.
+    at::NoGradGuard no_grad;
+    Layout current(params_, *w_);
+    for (size_t i = 0; i < current.slots.size(); i++)
+      current.slots[i].tensor->copy_(f.read(*found[i]).reshape(current.slots[i].shape));
+    return keys;
+  }
   for (size_t i = 0; i < layout.slots.size(); i++) {
     const Slot &s = layout.slots[i];
     *s.tensor = f.read(*found[i]).reshape(s.shape).to(device_, dtype_);
   }
   *w_ = std::move(fresh);
   loaded_ = true;
+  set_trainable(trainable_);
   return keys;
 }
 
@@ -276,6 +291,63 @@ int64_t FluxAutoencoder::parameter_count(const AutoencoderParams &params) {
   return n;
 }
 
+void FluxAutoencoder::init_weights(uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  at::NoGradGuard no_grad;
+  Weights fresh;
+  Layout layout(params_, fresh);
+  for (const Slot &s : layout.slots) {
+    // A 1-D slot is a GroupNorm's weight or bias, or the bias of the conv
+    // before it in the layout.
+    const bool is_norm = s.shape.size() == 1 && s.bfl.find("norm") != std::string::npos;
+    const bool is_weight = s.bfl.compare(s.bfl.size() - 7, 7, ".weight") == 0;
+    at::Tensor v;
+    if (is_norm) {
+      v = is_weight ? at::ones(s.shape) : at::zeros(s.shape);
+    } else {
+      // nn.Conv2d's default: kaiming-uniform with a = sqrt(5), i.e. a bound
+      // of 1/sqrt(fan_in), for the weight and its bias alike.
+      const auto &w = is_weight ? s.shape : (&s - 1)->shape;
+      const double bound = 1.0 / std::sqrt(static_cast<double>(w[1] * w[2] * w[3]));
+      v = at::rand(s.shape, gen) * (2 * bound) - bound;
+    }
+    *s.tensor = v.to(device_, dtype_);
+  }
+  *w_ = std::move(fresh);
+  loaded_ = true;
+  set_trainable(trainable_);
+}
+
+std::vector<at::Tensor> FluxAutoencoder::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const Slot &s : Layout(params_, *w_).slots) out.push_back(*s.tensor);
+  return out;
+}
+
+void FluxAutoencoder::set_trainable(bool on) {
+  trainable_ = on;
+  if (!loaded_) return;
+  for (const Slot &s : Layout(params_, *w_).slots) s.tensor->set_requires_grad(on);
+}
+
+void FluxAutoencoder::set_latent_scaling(double scale, double shift) {
+  AutoencoderParams p = params_;
+  p.scale_factor = scale;
+  p.shift_factor = shift;
+  p.validate("autoencoder latent scaling");
+  params_ = p;
+}
+
+void FluxAutoencoder::save_diffusers_dir(const std::string &dir, at::ScalarType dtype) const {
+  if (!loaded_) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "autoencoder: save before the weights were set");
+  if (g_mkdir_with_parents(dir.c_str(), 0755) != 0)
+    fail(COCOEDIT_ERR_IO, dir + ": cannot create the directory: " + g_strerror(errno));
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const Slot &s : Layout(params_, *w_).slots) tensors.emplace_back(s.diffusers, s.tensor->detach().cpu());
+  write_safetensors(dir + "/diffusion_pytorch_model.safetensors", tensors, dtype, {{"format", "pt"}});
+  write_file_atomic(dir + "/config.json", autoencoder_params_to_diffusers_json(params_));
+}
+
 void FluxAutoencoder::to(const at::Device &device) {
   Layout layout(params_, *w_);
   if (loaded_)
@@ -293,7 +365,7 @@ at::Tensor FluxAutoencoder::encode_moments(const at::Tensor &image) const {
     fail(COCOEDIT_ERR_INVALID_ARGUMENT, "autoencoder: image height and width must be positive multiples of " +
                                             std::to_string(f) + ", got " + std::to_string(image.size(2)) + "x" +
                                             std::to_string(image.size(3)));
-  at::NoGradGuard no_grad;
+  at::AutoGradMode grad(trainable_ && at::GradMode::is_enabled());
   const int64_t g = params_.norm_groups;
   const Coder &e = w_->encoder;
   auto h = conv(e.conv_in, image.to(device_, dtype_), 1, 1);
@@ -306,7 +378,7 @@ at::Tensor FluxAutoencoder::encode_moments(const at::Tensor &image) const {
 }
 
 at::Tensor FluxAutoencoder::encode(const at::Tensor &image) const {
-  at::NoGradGuard no_grad;
+  at::AutoGradMode grad(trainable_ && at::GradMode::is_enabled());
   auto mean = encode_moments(image).narrow(1, 0, params_.z_channels);
   return params_.scale_factor * (mean - params_.shift_factor);
 }
@@ -317,7 +389,7 @@ at::Tensor FluxAutoencoder::decode(const at::Tensor &z) const {
       z.size(3) < 1 || !at::isFloatingType(z.scalar_type()))
     fail(COCOEDIT_ERR_INVALID_ARGUMENT, "autoencoder: decode needs a non-empty floating (B, " +
                                             std::to_string(params_.z_channels) + ", h, w) latent");
-  at::NoGradGuard no_grad;
+  at::AutoGradMode grad(trainable_ && at::GradMode::is_enabled());
   const int64_t g = params_.norm_groups;
   const Coder &d = w_->decoder;
   // BFL: z / scale_factor + shift_factor (a division, as written there).

@@ -40,7 +40,8 @@ class FluxAutoencoder {
   // shape (diffusers' attention Linear [C, C] stands for the 1×1 conv
   // [C, C, 1, 1]) and no other may be: the first difference is named
   // (COCOEDIT_ERR_FORMAT; COCOEDIT_ERR_IO when the file cannot be read).
-  // Returns the naming found.
+  // Returns the naming found.  A second load copies into the tensors of the
+  // first (an optimizer holding them stays valid).
   AutoencoderKeys load(const std::string &safetensors_path);
 
   // Loads a diffusers `vae/` folder: config.json, then
@@ -53,6 +54,23 @@ class FluxAutoencoder {
 
   // Moves the weights (e.g. to CUDA).
   void to(const at::Device &device);
+
+  // Training an autoencoder of this shape (cocoedit-train ae): seeded random
+  // weights (PyTorch's default convolution initialisation, norms at
+  // identity), the weight tensors in the layout's order, and whether encode
+  // and decode record autograd graphs (off by default: inference).
+  void init_weights(uint64_t seed);
+  std::vector<at::Tensor> parameters() const;
+  void set_trainable(bool on);
+  bool trainable() const { return trainable_; }
+  // The latent normalisation encode() applies (scale·(mean − shift)): set
+  // after training from the statistics of real latents.
+  void set_latent_scaling(double scale, double shift);
+
+  // Writes `dir`/diffusion_pytorch_model.safetensors (diffusers names, in
+  // `dtype`) and then `dir`/config.json (diffusers AutoencoderKL), each
+  // atomically, so a folder with a config has weights that match it.
+  void save_diffusers_dir(const std::string &dir, at::ScalarType dtype) const;
 
   // image (B, in_channels, H, W) in [-1, 1], H and W multiples of
   // downsample_factor() → (B, z_channels, H/f, W/f), scaled and shifted.
@@ -77,6 +95,7 @@ class FluxAutoencoder {
   at::Device device_ = at::kCPU;
   std::unique_ptr<Weights> w_;
   bool loaded_ = false;
+  bool trainable_ = false;
 };
 
 }  // namespace cocoedit

@@ -12,6 +12,7 @@
 #include <string>
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include "ae/ae_config.h"
 #include "ae/flux_autoencoder.h"
@@ -235,6 +236,50 @@ static void test_weight_errors() {
   expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "(B, 16, h, w)", [&] { ae.decode(at::zeros({1, 4, 2, 2})); });
 }
 
+// A trained autoencoder's folder: init_weights is seeded, save_diffusers_dir
+// writes what from_diffusers_dir reads back to the same numbers (config with
+// its latent scaling included), and training mode records gradients.
+static void test_train_save_load() {
+  AutoencoderParams p = golden_params();
+  FluxAutoencoder a(p), b(p);
+  a.init_weights(7);
+  b.init_weights(7);
+  auto x = at::rand({1, 3, 16, 16}) * 2 - 1;
+  expect_equal("the same seed gives the same weights", a.decode(a.encode(x)), b.decode(b.encode(x)));
+  b.init_weights(8);
+  g_assert_false(at::equal(a.encode(x), b.encode(x)));
+
+  a.set_latent_scaling(0.5, 0.25);
+  gchar *dir = g_dir_make_tmp("cocoedit-ae-XXXXXX", nullptr);
+  const std::string out = std::string(dir) + "/vae";
+  a.save_diffusers_dir(out, at::kFloat);
+  auto back = FluxAutoencoder::from_diffusers_dir(out);
+  g_assert_cmpfloat(back->params().scale_factor, ==, 0.5);
+  g_assert_cmpfloat(back->params().shift_factor, ==, 0.25);
+  expect_equal("a saved folder encodes as the original", back->encode(x), a.encode(x));
+  expect_equal("a saved folder decodes as the original", back->decode(a.encode(x)), a.decode(a.encode(x)));
+
+  // A second load copies into the same tensors (an optimizer keeps them).
+  auto held = back->parameters();
+  back->init_weights(9);
+  held = back->parameters();
+  back->load(out + "/diffusion_pytorch_model.safetensors");
+  g_assert_true(held[0].data_ptr() == back->parameters()[0].data_ptr());
+  expect_equal("a reload restores the weights", back->encode(x), a.encode(x));
+
+  g_assert_false(a.encode(x).requires_grad());
+  a.set_trainable(true);
+  auto loss = a.decode(a.encode_moments(x).narrow(1, 0, p.z_channels)).pow(2).mean();
+  loss.backward();
+  g_assert_true(a.parameters()[0].grad().defined());
+  g_assert_cmpfloat(a.parameters()[0].grad().abs().sum().item<double>(), >, 0.0);
+  {
+    at::AutoGradMode no_grad(false);  // inference inside a training program records nothing
+    g_assert_false(a.encode(x).requires_grad());
+  }
+  g_free(dir);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, nullptr);
   if (argc < 2) {
@@ -250,5 +295,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/ae/kontext-tiny-vae", test_kontext_vae);
   g_test_add_func("/ae/config-errors", test_config_errors);
   g_test_add_func("/ae/weight-errors", test_weight_errors);
+  g_test_add_func("/ae/train-save-load", test_train_save_load);
   return g_test_run();
 }

@@ -27,8 +27,9 @@ CASE = os.path.join(GOLDEN, "case_en")
 failures = 0
 
 
-def run(*args):
-    p = subprocess.run([CLI, *args], capture_output=True, text=True)
+def run(*args, env=None):
+    p = subprocess.run([CLI, *args], capture_output=True, text=True,
+                       env=None if env is None else {**os.environ, **env})
     return p.returncode, p.stdout, p.stderr
 
 
@@ -60,14 +61,20 @@ check("info: defaults 30 steps, guidance 2.5",
       info.get("default_steps") == 30 and abs(info.get("default_guidance", 0) - 2.5) < 1e-6, out)
 
 with tempfile.TemporaryDirectory() as d:
-    for dtype, png, rule in (("float32", "expected_fp32_round.png", "fp32"),
-                             ("bfloat16", "expected_bf16_trunc.png", "bf16")):
-        out_png = os.path.join(d, dtype + ".png")
+    # The reference ran on a CPU without AVX512-BF16, where libtorch does not
+    # take oneDNN's bf16 kernels; COCOEDIT_ONEDNN=0 makes every CPU do the
+    # same.  With them (the default), bf16 is checked to stay an edit as close
+    # to the reference as the fp32 one is (README: fp32 vs bf16, mean 19.6).
+    no_onednn = {"COCOEDIT_ONEDNN": "0"}
+    for dtype, png, rule, env in (("float32", "expected_fp32_round.png", "fp32", None),
+                                  ("bfloat16", "expected_bf16_trunc.png", "bf16", no_onednn),
+                                  ("bfloat16", "expected_bf16_trunc.png", "bf16-onednn", None)):
+        out_png = os.path.join(d, rule + ".png")
         rc, out, err = run("edit", os.path.join(CASE, case["source"]), "--model", FOLDER,
                            "--prompt", case["prompt"], "--seed", str(case["seed"]),
                            "--steps", str(case["num_steps"]), "--guidance", str(case["guidance"]),
                            "--working-size", str(max(case["width"], case["height"])),
-                           "--dtype", dtype, "--device", "cpu", "-q", "-o", out_png)
+                           "--dtype", dtype, "--device", "cpu", "-q", "-o", out_png, env=env)
         if rc != 0:
             check("edit in " + dtype, False, err)
             continue
@@ -75,8 +82,11 @@ with tempfile.TemporaryDirectory() as d:
         ref = np.asarray(Image.open(os.path.join(CASE, png)).convert("RGB")).astype(int)
         diff = np.abs(got - ref)
         print("# %s: 8-bit max |d| %d, mean |d| %.3f, values differing %d of %d"
-              % (dtype, diff.max(), diff.mean(), (diff > 0).sum(), diff.size))
-        if rule == "fp32":
+              % (rule, diff.max(), diff.mean(), (diff > 0).sum(), diff.size))
+        if rule == "bf16-onednn":
+            check("bf16 edit with the CPU's oneDNN kernels stays within the fp32-bf16 gap",
+                  diff.mean() <= 1.5 * 19.6, "mean %.3f" % diff.mean())
+        elif rule == "fp32":
             # README: every value within ±1 of the rounded fp32 image.
             check("float32 edit = reference within 1/255", diff.max() <= 1, "max %d" % diff.max())
         else:
