@@ -47,11 +47,6 @@ static void print_help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  // oneDNN's AVX512 convolution backward intermittently returns non-finite
-  // input gradients on this project's machine (AMD EPYC, Debian 13's
-  // oneDNN): the `ae` recipe skipped 2 of its first 20 steps with them, 0 of
-  // 30 with AVX2 kernels (docs/reliability.md).  A user's own setting wins.
-  g_setenv("ONEDNN_MAX_CPU_ISA", "AVX2", FALSE);
   if (argc < 2) return usage("missing command");
   const std::string cmd = argv[1];
   if (cmd == "--help" || cmd == "-h") {
