@@ -164,7 +164,18 @@ AutoencoderKeys detect_keys(const SafetensorsFile &f) {
 
 constexpr double kNormEps = 1e-6;
 
+// While training, a convolution with fewer than 16 output channels (the
+// decoder's RGB conv_out) runs with its weight padded by zero filters and the
+// extra outputs dropped: the same values, but oneDNN's backward pass for so
+// few output channels returns NaN input gradients now and then on AVX512
+// CPUs (docs/reliability.md).
 at::Tensor conv(const Conv &c, const at::Tensor &x, int64_t stride, int64_t pad) {
+  const int64_t oc = c.weight.size(0);
+  if (at::GradMode::is_enabled() && c.weight.requires_grad() && oc < 16) {
+    auto w = at::cat({c.weight, at::zeros({16 - oc, c.weight.size(1), c.weight.size(2), c.weight.size(3)}, c.weight.options())});
+    auto b = at::cat({c.bias, at::zeros({16 - oc}, c.bias.options())});
+    return at::conv2d(x, w, b, {stride, stride}, {pad, pad}).narrow(1, 0, oc);
+  }
   return at::conv2d(x, c.weight, c.bias, {stride, stride}, {pad, pad});
 }
 
