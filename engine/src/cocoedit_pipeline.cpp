@@ -61,8 +61,7 @@ at::Tensor CocoeditPipeline::edit(const at::Tensor &source, const at::Tensor &ma
   Conditioning cond = condition_on(*net_, src, m, {req.prompt}, g);
   const auto sigmas = sigma_schedule(req.steps, resolution_shift(*net_, wh, ww), req.strength);
   at::Tensor noise = seeded_noise(req.seed, net_->space_shape(1, wh, ww), device_);
-  // strength < 1: start from the source noised to the first σ (img2img).
-  at::Tensor x = req.strength < 1.0 ? (1.0 - sigmas[0]) * cond.source + sigmas[0] * noise : noise;
+  at::Tensor x = starting_point(noise, cond.source, sigmas);
   const ImageCodec &codec = net_->codec;
   auto pixels = [](const at::Tensor &z) { return ((z.clamp(-1.0, 1.0) + 1.0) * 0.5).to(at::kCPU, at::kFloat); };
   at::Tensor result = pixels(codec.decode(sample(*net_, x, sigmas, cond, g, req.on_step)));

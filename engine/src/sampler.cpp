@@ -30,6 +30,11 @@ std::vector<double> sigma_schedule(int steps, double shift, double strength, dou
   return sigmas;
 }
 
+at::Tensor starting_point(const at::Tensor &noise, const at::Tensor &source, const std::vector<double> &sigmas) {
+  if (sigmas.empty() || sigmas[0] >= 1.0) return noise;
+  return (1.0 - sigmas[0]) * source + sigmas[0] * noise;
+}
+
 Conditioning condition_on(EditModelImpl &model, const at::Tensor &source, const at::Tensor &mask,
                           const std::vector<std::string> &prompts, const Guidance &g) {
   const ModelConfig &c = model.config;

@@ -32,6 +32,12 @@ double resolution_shift(const EditModelImpl &model, int64_t height, int64_t widt
 std::vector<double> sigma_schedule(int steps, double shift, double strength = 1.0,
                                    double sigma_min = 0.0);
 
+// Where sampling starts: the noise itself at σ_0 = 1, or, when the schedule
+// starts part-way (strength < 1), the encoded source noised to σ_0, as
+// x_t = (1 − t)·x0 + t·ε does (img2img: the edit keeps the source's layout
+// and tones, which suits recolouring).  One function for engine and eval.
+at::Tensor starting_point(const at::Tensor &noise, const at::Tensor &source, const std::vector<double> &sigmas);
+
 // Guidance settings of one sampling run.
 struct Guidance {
   double text = 1.0;      // instruction CFG scale (1 = off)

@@ -96,8 +96,9 @@ std::vector<CaseScore> score_model(EditModelImpl &model, const std::vector<Sampl
     if (S % model.pixels_per_token())
       fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's token size in pixels");
     Conditioning cond = condition_on(model, b.source * 2 - 1, b.mask, {s.prompt}, g);
-    auto sigmas = sigma_schedule(steps, resolution_shift(model, S, S));
-    auto x = seeded_noise(derive_seed(c.run_seed, i, 0, 77), model.space_shape(1, S, S), device);
+    auto sigmas = sigma_schedule(steps, resolution_shift(model, S, S), o.strength);
+    auto x = starting_point(seeded_noise(derive_seed(c.run_seed, i, 0, 77), model.space_shape(1, S, S), device),
+                            cond.source, sigmas);
     auto to01 = [](const at::Tensor &z) { return (z.clamp(-1, 1) + 1) / 2; };
     auto result = to01(model.codec.decode(sample(model, x, sigmas, cond, g)));
     // A latent model's output as the engine gives it: the source's detail
@@ -174,7 +175,9 @@ std::string markdown(const std::vector<std::string> &names, const std::vector<st
   std::string md = "# Evaluation\n\nModels: ";
   for (size_t i = 0; i < names.size(); i++) md += (i ? ", " : "") + std::string("`") + names[i] + "`";
   md += "\n\nRaw model output, no compositing. Success: edit-region PSNR ≥ " + fmt(o.success_psnr) +
-        " dB and SSIM ≥ " + fmt(o.success_ssim) + " against the ground truth.\n\n";
+        " dB and SSIM ≥ " + fmt(o.success_ssim) + " against the ground truth. Sampler: steps " +
+        (o.steps > 0 ? std::to_string(o.steps) : std::string("default")) + ", guidance " +
+        (o.guidance >= 0 ? fmt(o.guidance) : std::string("default")) + ", strength " + fmt(o.strength) + ".\n\n";
   md += "| group | cases | model |";
   for (const char *col : kColumns) md += std::string(" ") + col + " |";
   md += "\n|---|---|---|";
@@ -204,6 +207,7 @@ void run_eval(const TrainConfig &c, const EvalOptions &o) {
   if (o.checkpoint.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "eval needs --checkpoint MODEL_DIR");
   if (o.out_dir.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "eval needs --out DIR");
   if (o.count < 1) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "--count must be at least 1");
+  if (!(o.strength > 0.0 && o.strength <= 1.0)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "--strength must be in (0, 1]");
   const at::Device device = pick_device(c.run_device);
   configure_threads(static_cast<int>(c.run_threads));
   if (g_mkdir_with_parents(o.out_dir.c_str(), 0755) != 0) fail(COCOEDIT_ERR_IO, o.out_dir + ": cannot create");

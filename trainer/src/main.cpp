@@ -43,7 +43,7 @@ static void print_help(FILE *f) {
                "  -s, --set KEY=VALUE   override a setting, e.g. --set rl.beta=0.5 (repeatable)\n"
                "  --resume              continue from <run.out_dir>/checkpoint\n"
                "Options of eval:\n"
-               "  --checkpoint DIR  --compare DIR  --out DIR  --count N  --steps N  --guidance G\n");
+               "  --checkpoint DIR  --compare DIR  --out DIR  --count N  --steps N  --guidance G  --strength S\n");
 }
 
 int main(int argc, char **argv) {
@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
   gboolean resume = FALSE;
   gint64 count = 70;
   gint steps = 0;
-  gdouble guidance = -1;
+  gdouble guidance = -1, strength = 1.0;
   GOptionEntry entries[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Run configuration (JSON)", "FILE"},
       {"set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Override a setting", "KEY=VALUE"},
@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
       {"count", 'n', 0, G_OPTION_ARG_INT64, &count, "eval: number of cases", "N"},
       {"steps", 0, 0, G_OPTION_ARG_INT, &steps, "eval: sampler steps (0 = model default)", "N"},
       {"guidance", 0, 0, G_OPTION_ARG_DOUBLE, &guidance, "eval: guidance scale (< 0 = model default)", "G"},
+      {"strength", 0, 0, G_OPTION_ARG_DOUBLE, &strength, "eval: 1 = from noise, lower = from the noised source", "S"},
       {nullptr}};
   GOptionContext *ctx = g_option_context_new(("— " + cmd).c_str());
   g_option_context_add_main_entries(ctx, entries, nullptr);
@@ -109,6 +110,7 @@ int main(int argc, char **argv) {
       o.count = count;
       o.steps = steps;
       o.guidance = guidance;
+      o.strength = strength;
       run_eval(c, o);
     }
   } catch (const Error &e) {

@@ -24,6 +24,7 @@ struct EvalOptions {
   int64_t count = 70;      // cases (a multiple of edit types × languages keeps it balanced)
   int steps = 0;           // 0 = the model's default
   double guidance = -1;    // < 0 = the model's default
+  double strength = 1.0;   // < 1 starts from the noised source, as the engine's strength
   double success_psnr = 20.0, success_ssim = 0.5;
 };
 void run_eval(const TrainConfig &config, const EvalOptions &options);
