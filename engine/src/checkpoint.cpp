@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "json_config.h"
 #include "safetensors.h"
 
 namespace cocoedit {
@@ -15,12 +16,12 @@ EditModel load_model(const std::string &dir, const at::Device &device) {
   const std::string config_path = dir + G_DIR_SEPARATOR_S + "config.json";
   if (!g_file_test(config_path.c_str(), G_FILE_TEST_EXISTS))
     fail(COCOEDIT_ERR_IO, dir + ": not a model directory (no config.json)");
-  ModelConfig config = config_from_file(config_path);
+  ModelConfig config = config_from_file(contained_file(dir, "config.json"));
   const bool legacy = config.format_version == 1;
   EditModel model(config);
   load_model_weights(*model, dir, legacy);
   model->to(device);
-  if (config.latent()) attach_autoencoder(*model, dir + G_DIR_SEPARATOR_S + config.autoencoder, device);
+  if (config.latent()) attach_autoencoder(*model, contained_file(dir, config.autoencoder), device);
   model->eval();
   return model;
 }

@@ -4,7 +4,13 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 #include "error.h"
 
@@ -15,20 +21,56 @@ namespace {
   fail(COCOEDIT_ERR_FORMAT, origin + ": " + what);
 }
 
+// The real path of an existing file or folder.
+std::string real_path(const std::string &path) {
+  char *r = realpath(path.c_str(), nullptr);
+  if (!r) fail(COCOEDIT_ERR_IO, path + ": " + g_strerror(errno));
+  std::string out(r);
+  free(r);
+  return out;
+}
+
+bool is_within(const std::string &path, const std::string &root) {
+  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                          (root.back() == '/' || path[root.size()] == '/'));
+}
+
+// The folder that counts as inside for `real_dir`: the models--* folder of a
+// Hugging Face cache snapshot (…/models--o--n/snapshots/<rev>[/…]), else
+// the folder itself.
+std::string containment_root(const std::string &real_dir) {
+  const std::string marker = "/snapshots/";
+  const size_t at = real_dir.rfind(marker);
+  if (at == std::string::npos) return real_dir;
+  const size_t parent = real_dir.rfind('/', at - 1);
+  if (parent == std::string::npos || real_dir.compare(parent + 1, 8, "models--") != 0) return real_dir;
+  if (real_dir.size() <= at + marker.size()) return real_dir;  // ".../snapshots/" itself
+  return real_dir.substr(0, at);
+}
+
 }  // namespace
 
 std::string read_text_file(const std::string &path, size_t limit) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
-    std::string msg = error ? error->message : "cannot read";
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, path + ": " + msg);
+  // The size is checked before anything is read: a "config.json" that is a
+  // huge file, a device or a FIFO must not make us allocate or block.
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) fail(COCOEDIT_ERR_IO, path + ": " + g_strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(COCOEDIT_ERR_IO, path + ": not a regular file");
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) fail(COCOEDIT_ERR_IO, path + ": " + g_strerror(errno));
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {  // replaced meanwhile
+    std::fclose(f);
+    fail(COCOEDIT_ERR_IO, path + ": not a regular file");
   }
-  std::string text(contents, length);
-  g_free(contents);
-  if (length > limit) bad(path, "larger than " + std::to_string(limit >> 20) + " MiB, not what it should be");
+  if (static_cast<uint64_t>(st.st_size) > limit) {
+    std::fclose(f);
+    bad(path, "larger than " + std::to_string(limit >> 20) + " MiB, not what it should be");
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  const size_t n = text.empty() ? 0 : std::fread(&text[0], 1, text.size(), f);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed || n != text.size()) fail(COCOEDIT_ERR_IO, path + ": could not be read whole");
   return text;
 }
 
@@ -41,6 +83,16 @@ std::string path_in(const std::string &dir, const std::string &name) {
   std::string out(p);
   g_free(p);
   return out;
+}
+
+std::string contained_file(const std::string &dir, const std::string &name) {
+  const std::string path = path_in(dir, name);
+  const std::string real_dir = real_path(dir);
+  if (!g_file_test(path.c_str(), G_FILE_TEST_EXISTS)) fail(COCOEDIT_ERR_IO, path + ": no such file");
+  const std::string real = real_path(path);
+  if (!is_within(real, containment_root(real_dir)))
+    bad(path, "leads outside the model folder (to " + real + "); refusing to read it");
+  return path;
 }
 
 JsonConfig JsonConfig::from_file(const std::string &path, size_t limit) {

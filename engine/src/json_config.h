@@ -50,5 +50,13 @@ std::string read_text_file(const std::string &path, size_t limit);
 std::string read_config_text(const std::string &path);
 // `name` inside folder `dir`.
 std::string path_in(const std::string &dir, const std::string &name);
+// `name` inside folder `dir`, refusing a path whose real location (after
+// symlinks) is outside the folder, so that a model folder cannot make the
+// engine read other files.  One exception, for the Hugging Face cache, whose
+// snapshot folders hold symlinks to ../../blobs: inside
+// <...>/models--<org>--<name>/snapshots/<revision>/ the whole
+// models--<org>--<name> folder counts as inside.  COCOEDIT_ERR_IO when the
+// file does not exist, COCOEDIT_ERR_FORMAT when it lies outside.
+std::string contained_file(const std::string &dir, const std::string &name);
 
 }  // namespace cocoedit

@@ -77,6 +77,12 @@ KontextFiles kontext_folder_files(const std::string &dir) {
   f.clip_config = path_in(f.clip, "config.json");
   f.t5_config = path_in(f.t5, "config.json");
   require_paths(f);
+  // Nothing in the folder may lead out of it through a symlink (a Hugging
+  // Face cache snapshot's links into its blobs/ excepted).
+  for (const char *part : {"transformer/config.json", "vae/config.json", "text_encoder/config.json",
+                           "text_encoder_2/config.json", "tokenizer/vocab.json", "tokenizer/merges.txt",
+                           "tokenizer_2/spiece.model"})
+    contained_file(dir, part);
   return f;
 }
 

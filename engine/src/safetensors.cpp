@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
 #include "error.h"
+#include "json_config.h"
 
 namespace cocoedit {
 namespace {
@@ -60,28 +62,6 @@ bool get_uint(JsonNode *n, uint64_t &out) {
   return true;
 }
 
-
-std::string join_path(const std::string &dir, const std::string &name) {
-  gchar *p = g_build_filename(dir.c_str(), name.c_str(), nullptr);
-  std::string r(p);
-  g_free(p);
-  return r;
-}
-
-std::string read_small_file(const std::string &path, size_t limit) {
-  gchar *contents = nullptr;
-  gsize length = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path.c_str(), &contents, &length, &error)) {
-    std::string msg = error->message;
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, msg);
-  }
-  std::string r(contents, length);
-  g_free(contents);
-  if (length > limit) bad(path, "file is too large");
-  return r;
-}
 
 }  // namespace
 
@@ -255,73 +235,103 @@ at::Tensor SafetensorsFile::read(const TensorEntry &e) const {
   return t;
 }
 
+std::map<std::string, std::string> parse_weight_index(const std::string &text, const std::string &origin) {
+  const JsonConfig index = JsonConfig::from_text(text, origin);
+  JsonNode *wm = json_object_get_member(index.object(), "weight_map");
+  if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) bad(origin, "missing \"weight_map\" object");
+  JsonObject *m = json_node_get_object(wm);
+  std::map<std::string, std::string> where;
+  std::string problem;
+  GList *names = json_object_get_members(m);
+  for (GList *l = names; l && problem.empty(); l = l->next) {
+    const std::string tensor = static_cast<const char *>(l->data);
+    JsonNode *v = json_object_get_member(m, tensor.c_str());
+    const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
+                           ? json_node_get_string(v) : nullptr;
+    // Shards sit in the folder itself: no paths, no "..".
+    if (!file || !*file || strchr(file, '/') || strchr(file, '\\') || !strcmp(file, ".") || !strcmp(file, ".."))
+      problem = "weight_map entry for \"" + tensor + "\" is not a file name in the folder";
+    else
+      where[tensor] = file;
+  }
+  g_list_free(names);
+  if (problem.empty() && where.empty()) problem = "the weight_map is empty";
+  if (!problem.empty()) bad(origin, problem);
+  return where;
+}
+
+namespace {
+
+void add_file(WeightFiles &out, const std::string &path, const std::map<std::string, std::string> *where,
+              const std::string &shard) {
+  out.files.push_back(std::make_unique<SafetensorsFile>(path));
+  const SafetensorsFile *f = out.files.back().get();
+  for (const auto &e : f->entries()) {
+    if (where) {
+      auto it = where->find(e.name);
+      if (it == where->end()) bad(f->path(), "tensor \"" + e.name + "\" is not listed in the index");
+      if (it->second != shard) bad(f->path(), "tensor \"" + e.name + "\" is listed in another shard by the index");
+    }
+    if (out.tensors.count(e.name)) bad(f->path(), "tensor \"" + e.name + "\" appears twice");
+    out.tensors[e.name] = {f, &e};
+  }
+}
+
+}  // namespace
+
+WeightFiles open_weight_files(const std::string &dir, const std::string &stem) {
+  if (!g_file_test(dir.c_str(), G_FILE_TEST_IS_DIR)) fail(COCOEDIT_ERR_IO, "\"" + dir + "\" is not a folder");
+  WeightFiles out;
+  const std::string single = stem + ".safetensors", index_name = single + ".index.json";
+  const std::string index_path = path_in(dir, index_name);
+  if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
+    const auto where = parse_weight_index(read_text_file(contained_file(dir, index_name), 64u << 20), index_path);
+    std::vector<std::string> shards;
+    for (const auto &kv : where)
+      if (std::find(shards.begin(), shards.end(), kv.second) == shards.end()) shards.push_back(kv.second);
+    for (const auto &shard : shards) add_file(out, contained_file(dir, shard), &where, shard);
+    for (const auto &kv : where)
+      if (!out.tensors.count(kv.first))
+        bad(path_in(dir, kv.second), "tensor \"" + kv.first + "\" listed by the index is missing from this shard");
+  } else if (g_file_test(path_in(dir, single).c_str(), G_FILE_TEST_EXISTS)) {
+    add_file(out, contained_file(dir, single), nullptr, "");
+  } else {
+    fail(COCOEDIT_ERR_IO, "\"" + dir + "\" has neither " + single + " nor " + index_name);
+  }
+  return out;
+}
+
+WeightFiles open_weight_file(const std::string &path) {
+  if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) fail(COCOEDIT_ERR_IO, "\"" + path + "\" does not exist");
+  WeightFiles out;
+  add_file(out, path, nullptr, "");
+  return out;
+}
+
 std::map<std::string, at::Tensor> load_weights(
     const std::string &dir, const std::map<std::string, std::vector<int64_t>> &expected) {
   if (!g_file_test(dir.c_str(), G_FILE_TEST_IS_DIR))
     fail(COCOEDIT_ERR_IO, "model directory \"" + dir + "\" does not exist");
-
-  // Which file holds which tensor.
-  std::map<std::string, std::string> where;  // tensor -> file name
-  std::vector<std::string> files;
-  const std::string index_path = join_path(dir, "model.safetensors.index.json");
-  if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
-    std::string text = read_small_file(index_path, 64u << 20);
-    std::unique_ptr<JsonParser, GObjectDeleter> parser(json_parser_new());
-    GError *error = nullptr;
-    if (!json_parser_load_from_data(parser.get(), text.data(), static_cast<gssize>(text.size()), &error)) {
-      std::string msg = error->message;
-      g_clear_error(&error);
-      bad(index_path, "not valid JSON: " + msg);
-    }
-    JsonNode *root = json_parser_get_root(parser.get());
-    JsonNode *wm = root && JSON_NODE_HOLDS_OBJECT(root)
-                       ? json_object_get_member(json_node_get_object(root), "weight_map") : nullptr;
-    if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) bad(index_path, "missing \"weight_map\" object");
-    JsonObject *m = json_node_get_object(wm);
-    GList *names = json_object_get_members(m);
-    for (GList *l = names; l; l = l->next) {
-      JsonNode *v = json_object_get_member(m, static_cast<const char *>(l->data));
-      const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
-                             ? json_node_get_string(v) : nullptr;
-      // Shards must sit in the model directory itself: no "../" escapes.
-      if (!file || !*file || strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, "..")) {
-        const std::string tensor = static_cast<const char *>(l->data);
-        g_list_free(names);
-        bad(index_path, "weight_map entry for \"" + tensor + "\" is not a file name in the model directory");
-      }
-      where[static_cast<const char *>(l->data)] = file;
-      if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
-    }
-    g_list_free(names);
-  } else {
-    files.push_back("model.safetensors");
-    if (!g_file_test(join_path(dir, files[0]).c_str(), G_FILE_TEST_EXISTS))
-      fail(COCOEDIT_ERR_IO, "model directory \"" + dir + "\" has neither model.safetensors nor "
-                            "model.safetensors.index.json");
-  }
-
+  const WeightFiles files = open_weight_files(dir, "model");
   std::map<std::string, at::Tensor> out;
-  for (const auto &file : files) {
-    SafetensorsFile f(join_path(dir, file));
-    for (const auto &e : f.entries()) {
-      auto it = expected.find(e.name);
-      if (it == expected.end())
-        bad(f.path(), "tensor \"" + e.name + "\" is not part of this model's architecture "
-                      "(a checkpoint of another model or config?)");
-      if (!where.empty() && where[e.name] != file)
-        bad(f.path(), "tensor \"" + e.name + "\" is listed in another shard by the index");
-      if (e.shape != it->second)
-        bad(f.path(), "tensor \"" + e.name + "\" has shape " + shape_text(e.shape) +
-                      " but the config needs " + shape_text(it->second));
-      if (out.count(e.name)) bad(f.path(), "tensor \"" + e.name + "\" appears twice");
-      require_weight_dtype(f.path(), e);
-      out[e.name] = f.read(e).to(at::kFloat);
-    }
+  for (const auto &kv : files.tensors) {
+    const TensorEntry &e = *kv.second.entry;
+    const std::string &origin = kv.second.file->path();
+    auto it = expected.find(e.name);
+    if (it == expected.end())
+      bad(origin, "tensor \"" + e.name + "\" is not part of this model's architecture "
+                  "(a checkpoint of another model or config?)");
+    if (e.shape != it->second)
+      bad(origin, "tensor \"" + e.name + "\" has shape " + shape_text(e.shape) +
+                  " but the config needs " + shape_text(it->second));
+    require_weight_dtype(origin, e);
   }
   for (const auto &kv : expected)
-    if (!out.count(kv.first))
+    if (!files.tensors.count(kv.first))
       bad(dir, "the weights lack tensor \"" + kv.first + "\" " + shape_text(kv.second) +
                " (a checkpoint of another model or config?)");
+  // Every header checked: now the data.
+  for (const auto &kv : files.tensors) out[kv.first] = kv.second.file->read(*kv.second.entry).to(at::kFloat);
   return out;
 }
 
@@ -424,7 +434,7 @@ void save_weights(const std::string &dir,
 
   std::set<std::string> keep;
   if (shards.size() == 1) {
-    write_safetensors(join_path(dir, "model.safetensors"), tensors, dtype, metadata);
+    write_safetensors(path_in(dir, "model.safetensors"), tensors, dtype, metadata);
     keep.insert("model.safetensors");
   } else {
     std::unique_ptr<JsonBuilder, GObjectDeleter> b(json_builder_new());
@@ -439,7 +449,7 @@ void save_weights(const std::string &dir,
     json_builder_begin_object(j);
     for (size_t k = 0; k < shards.size(); k++) {
       gchar *name = g_strdup_printf("model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
-      write_safetensors(join_path(dir, name), shards[k], dtype, metadata);
+      write_safetensors(path_in(dir, name), shards[k], dtype, metadata);
       keep.insert(name);
       for (const auto &nt : shards[k]) {
         json_builder_set_member_name(j, nt.first.c_str());
@@ -454,7 +464,7 @@ void save_weights(const std::string &dir,
     json_generator_set_root(gen.get(), root);
     json_generator_set_pretty(gen.get(), TRUE);
     gchar *text = json_generator_to_data(gen.get(), nullptr);
-    write_file_atomic(join_path(dir, "model.safetensors.index.json"), std::string(text) + "\n");
+    write_file_atomic(path_in(dir, "model.safetensors.index.json"), std::string(text) + "\n");
     keep.insert("model.safetensors.index.json");
     g_free(text);
     json_node_unref(root);
@@ -467,7 +477,7 @@ void save_weights(const std::string &dir,
     std::string s(name);
     bool ours = s == "model.safetensors" || s == "model.safetensors.index.json" ||
                 (g_str_has_prefix(name, "model-") && g_str_has_suffix(name, ".safetensors"));
-    if (ours && !keep.count(s)) g_unlink(join_path(dir, s).c_str());
+    if (ours && !keep.count(s)) g_unlink(path_in(dir, s).c_str());
   }
   g_dir_close(d);
 }

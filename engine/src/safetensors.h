@@ -65,6 +65,28 @@ bool is_weight_dtype(at::ScalarType t);
 void require_weight_dtype(const std::string &origin, const TensorEntry &entry);
 at::ScalarType dtype_from_config(const std::string &config_dtype);  // "float32" -> kFloat
 
+// The weight files of one model folder: `<stem>.safetensors`, or the shards
+// `<stem>.safetensors.index.json` lists.  Every header is read and checked
+// before any data is touched: each tensor must sit in the shard the index
+// names, each listed tensor must be there, no name may appear twice.  Files
+// must lie inside the folder (see contained_file).  Tensors are indexed by
+// name; the data stays mapped while this lives.
+struct WeightFiles {
+  struct Source {
+    const SafetensorsFile *file;
+    const TensorEntry *entry;
+  };
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, Source> tensors;
+};
+WeightFiles open_weight_files(const std::string &dir, const std::string &stem);
+// One safetensors file as a WeightFiles.
+WeightFiles open_weight_file(const std::string &path);
+
+// tensor -> shard file name, from the text of an `*.index.json` (`origin`
+// names it in errors).  Shard names must be plain file names.
+std::map<std::string, std::string> parse_weight_index(const std::string &text, const std::string &origin);
+
 // Loads the weights of a model directory: `model.safetensors.index.json` with
 // its shards when present, else `model.safetensors`.  Every name in
 // `expected` must be present with exactly that shape, and no other tensor may

@@ -9,6 +9,18 @@
 
 #include "cocoedit.h"
 
+/* Built with AddressSanitizer (tools/run-hardening)? */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 static const gchar *model_dir;
 static const gchar *config_path;
 static cocoedit_model *model;
@@ -537,6 +549,16 @@ test_kontext (void)
   int                  changed = 0;
 
   g_assert_nonnull (dir);
+  if (UNDER_ASAN)
+    {
+      /* t5_tokenizer.cpp: libsentencepiece needs RTLD_DEEPBIND beside libtorch. */
+      g_test_skip ("T5's tokenizer does not load under AddressSanitizer");
+      g_free (src.buf);
+      g_free (out1.buf);
+      g_free (out2.buf);
+      g_free (mask.buf);
+      return;
+    }
   op.device = COCOEDIT_DEVICE_CPU;
   g_assert_cmpint (cocoedit_model_open (dir, &op, &km, &err), ==, COCOEDIT_OK);
   g_assert_cmpint (cocoedit_model_get_info (km, &info, &err), ==, COCOEDIT_OK);

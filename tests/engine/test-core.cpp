@@ -2,6 +2,8 @@
 // sampler steps, tokenizer.  (The C API has its own test, in C.)
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -137,6 +139,62 @@ static void test_checkpoint_mismatch() {
                     R"({"weight_map":{"img_in.weight":"../model.safetensors"}})");
   expect_error(COCOEDIT_ERR_FORMAT, "not a file name", [&] { load_model(dir, at::kCPU); });
   rm_rf(dir);
+}
+
+// A model folder cannot lead the engine to other files: a weight file or a
+// config that is a symlink out of the folder is refused, as are config files
+// that are not regular files or claim an absurd size; a Hugging Face cache
+// snapshot (links into ../../blobs) still loads.
+static void test_folder_containment() {
+  ModelConfig c = config_from_file(config_path);
+  EditModel m = create_model(c, 1, at::kCPU);
+  const std::string root = tmpdir();
+  const std::string repo = root + "/models--org--tiny", blobs = repo + "/blobs", snap = repo + "/snapshots/abc123";
+  g_assert_cmpint(g_mkdir_with_parents(blobs.c_str(), 0700), ==, 0);
+  g_assert_cmpint(g_mkdir_with_parents(snap.c_str(), 0700), ==, 0);
+  save_model(*m, blobs, 0);
+  g_assert_cmpint(g_rename((blobs + "/model.safetensors").c_str(), (blobs + "/1f2e").c_str()), ==, 0);
+  g_assert_cmpint(g_rename((blobs + "/config.json").c_str(), (blobs + "/9a8b").c_str()), ==, 0);
+  g_assert_cmpint(symlink("../../blobs/1f2e", (snap + "/model.safetensors").c_str()), ==, 0);
+  g_assert_cmpint(symlink("../../blobs/9a8b", (snap + "/config.json").c_str()), ==, 0);
+  g_assert_nonnull(load_model(snap, at::kCPU).get());
+
+  // The same links in a plain folder lead outside it.
+  const std::string plain = root + "/plain", blob_dir = root + "/blobs";
+  g_assert_cmpint(g_mkdir_with_parents(plain.c_str(), 0700), ==, 0);
+  g_assert_cmpint(g_rename(blobs.c_str(), blob_dir.c_str()), ==, 0);
+  write_file_atomic(plain + "/config.json", config_to_json(c));
+  g_assert_cmpint(symlink("../blobs/1f2e", (plain + "/model.safetensors").c_str()), ==, 0);
+  expect_error(COCOEDIT_ERR_FORMAT, "leads outside the model folder", [&] { load_model(plain, at::kCPU); });
+  // An index naming a shard that is such a link, and an index that is one.
+  write_file_atomic(plain + "/model.safetensors.index.json", R"({"weight_map":{"img_in.weight":"model.safetensors"}})");
+  expect_error(COCOEDIT_ERR_FORMAT, "leads outside the model folder", [&] { load_model(plain, at::kCPU); });
+  g_remove((plain + "/model.safetensors.index.json").c_str());
+  write_file_atomic(blob_dir + "/index", R"({"weight_map":{"img_in.weight":"x.safetensors"}})");
+  g_assert_cmpint(symlink("../blobs/index", (plain + "/model.safetensors.index.json").c_str()), ==, 0);
+  expect_error(COCOEDIT_ERR_FORMAT, "leads outside the model folder", [&] { load_model(plain, at::kCPU); });
+  g_remove((plain + "/model.safetensors.index.json").c_str());
+
+  // A config.json that is a FIFO (reading would block) or a huge sparse file.
+  g_remove((plain + "/config.json").c_str());
+  g_assert_cmpint(mkfifo((plain + "/config.json").c_str(), 0600), ==, 0);
+  expect_error(COCOEDIT_ERR_IO, "not a regular file", [&] { load_model(plain, at::kCPU); });
+  g_remove((plain + "/config.json").c_str());
+  {
+    FILE *f = fopen((plain + "/config.json").c_str(), "wb");
+    g_assert_nonnull(f);
+    g_assert_cmpint(ftruncate(fileno(f), off_t(8) << 30), ==, 0);  // 8 GiB, no blocks
+    fclose(f);
+  }
+  expect_error(COCOEDIT_ERR_FORMAT, "larger than", [&] { load_model(plain, at::kCPU); });
+  g_remove((plain + "/config.json").c_str());
+  g_remove((plain + "/model.safetensors").c_str());
+  rm_rf(plain);
+  rm_rf(blob_dir);
+  rm_rf(snap);
+  g_rmdir((repo + "/snapshots").c_str());
+  g_rmdir(repo.c_str());
+  g_rmdir(root.c_str());
 }
 
 // The reader takes the integer and F64 tensors of test vectors, but no
@@ -511,6 +569,7 @@ int main(int argc, char **argv) {
   at::set_num_threads(2);
   g_test_add_func("/core/malformed-safetensors", test_malformed_safetensors);
   g_test_add_func("/core/checkpoint-mismatch", test_checkpoint_mismatch);
+  g_test_add_func("/core/folder-containment", test_folder_containment);
   g_test_add_func("/core/non-float-weights", test_non_float_weights);
   g_test_add_func("/core/dtypes", test_dtypes);
   g_test_add_func("/core/lora", test_lora);

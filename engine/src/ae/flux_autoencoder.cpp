@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "error.h"
+#include "json_config.h"
 #include "safetensors.h"
 
 namespace cocoedit {
@@ -286,7 +287,7 @@ std::unique_ptr<FluxAutoencoder> FluxAutoencoder::from_diffusers_dir(const std::
                                                                      const AutoencoderParams &params,
                                                                      at::ScalarType dtype) {
   auto ae = std::make_unique<FluxAutoencoder>(params, dtype);
-  ae->load(dir + "/diffusion_pytorch_model.safetensors");
+  ae->load(contained_file(dir, "diffusion_pytorch_model.safetensors"));
   return ae;
 }
 

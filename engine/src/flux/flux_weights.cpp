@@ -26,71 +26,6 @@ bool starts_with(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-// A safetensors tensor and the file holding it.
-struct Source {
-  const SafetensorsFile *file;
-  const TensorEntry *entry;
-};
-
-// The weight files of a diffusers folder, opened and indexed by tensor name.
-struct DiffusersFiles {
-  std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, Source> tensors;
-};
-
-void open_diffusers_files(const std::string &dir, DiffusersFiles &out) {
-  const std::string index_path = path_in(dir, "diffusion_pytorch_model.safetensors.index.json");
-  const std::string single_path = path_in(dir, "diffusion_pytorch_model.safetensors");
-  if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
-    const JsonConfig index = JsonConfig::from_file(index_path, 64u << 20);
-    JsonObject *root = index.object();
-    JsonNode *wm = json_object_get_member(root, "weight_map");
-    if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) fail(COCOEDIT_ERR_FORMAT, index_path + ": missing \"weight_map\" object");
-    JsonObject *m = json_node_get_object(wm);
-    std::map<std::string, std::string> where;  // tensor -> shard file name
-    std::vector<std::string> shards;
-    GList *names = json_object_get_members(m);
-    for (GList *l = names; l; l = l->next) {
-      const std::string tensor = static_cast<const char *>(l->data);
-      JsonNode *v = json_object_get_member(m, tensor.c_str());
-      const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
-                             ? json_node_get_string(v) : nullptr;
-      // Shards must lie in the folder itself: no paths, no "..".
-      if (!file || !*file || strchr(file, '/') || strchr(file, '\\') || !strcmp(file, ".") || !strcmp(file, "..")) {
-        g_list_free(names);
-        fail(COCOEDIT_ERR_FORMAT, index_path + ": weight_map entry for \"" + tensor +
-                                      "\" is not a file name in the model folder");
-      }
-      where[tensor] = file;
-      if (std::find(shards.begin(), shards.end(), file) == shards.end()) shards.push_back(file);
-    }
-    g_list_free(names);
-    if (shards.empty()) fail(COCOEDIT_ERR_FORMAT, index_path + ": the weight_map is empty");
-    for (const auto &shard : shards) {
-      out.files.push_back(std::make_unique<SafetensorsFile>(path_in(dir, shard)));
-      const SafetensorsFile *f = out.files.back().get();
-      for (const auto &e : f->entries()) {
-        auto it = where.find(e.name);
-        if (it == where.end() || it->second != shard)
-          fail(COCOEDIT_ERR_FORMAT, f->path() + ": tensor \"" + e.name + "\" is not listed for this shard by " +
-                                        index_path);
-        if (out.tensors.count(e.name)) fail(COCOEDIT_ERR_FORMAT, f->path() + ": tensor \"" + e.name + "\" appears twice");
-        out.tensors[e.name] = {f, &e};
-      }
-    }
-    for (const auto &kv : where)
-      if (!out.tensors.count(kv.first))
-        fail(COCOEDIT_ERR_FORMAT, index_path + ": lists tensor \"" + kv.first + "\" in " + kv.second +
-                                      ", which does not hold it");
-  } else if (g_file_test(single_path.c_str(), G_FILE_TEST_EXISTS)) {
-    out.files.push_back(std::make_unique<SafetensorsFile>(single_path));
-    for (const auto &e : out.files.back()->entries()) out.tensors[e.name] = {out.files.back().get(), &e};
-  } else {
-    fail(COCOEDIT_ERR_IO, "flux: \"" + dir + "\" has neither diffusion_pytorch_model.safetensors nor "
-                          "diffusion_pytorch_model.safetensors.index.json");
-  }
-}
-
 // Diffusers name(s) of one BFL tensor.  `H`, `M`: hidden and MLP sizes.
 std::vector<DiffusersPiece> pieces_for(const std::string &bfl, int64_t H, int64_t M) {
   auto one = [](const std::string &src) { return std::vector<DiffusersPiece>{{src, 0, -1}}; };
@@ -267,7 +202,7 @@ namespace {
 
 // The diffusers tensors of `files` fused into BFL's names; `origin` names
 // the folder or file in errors.
-WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, const std::string &origin) {
+WeightMap fuse_diffusers(const WeightFiles &files, const FluxParams &params, const std::string &origin) {
   std::map<std::string, std::vector<int64_t>> src_shapes;
   auto layout = diffusers_layout(params, &src_shapes);
 
@@ -297,7 +232,7 @@ WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, 
   WeightMap out;
   for (const auto &s : layout) {
     if (s.pieces.size() == 1) {
-      const Source &src = files.tensors.at(s.pieces[0].src);
+      const WeightFiles::Source &src = files.tensors.at(s.pieces[0].src);
       out[s.bfl_name] = src.file->read(*src.entry);
       continue;
     }
@@ -305,7 +240,7 @@ WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, 
     at::Tensor t = at::empty(s.bfl_shape, at::TensorOptions().dtype(dtype));
     int64_t row = 0;
     for (const auto &piece : s.pieces) {
-      const Source &src = files.tensors.at(piece.src);
+      const WeightFiles::Source &src = files.tensors.at(piece.src);
       t.narrow(0, row, piece.rows).copy_(src.file->read(*src.entry).narrow(0, piece.src_row, piece.rows));
       row += piece.rows;
     }
@@ -318,17 +253,12 @@ WeightMap fuse_diffusers(const DiffusersFiles &files, const FluxParams &params, 
 
 WeightMap read_diffusers_weights(const std::string &dir, const FluxParams &params) {
   params.validate(dir);
-  DiffusersFiles files;
-  open_diffusers_files(dir, files);
-  return fuse_diffusers(files, params, dir);
+  return fuse_diffusers(open_weight_files(dir, "diffusion_pytorch_model"), params, dir);
 }
 
 WeightMap read_diffusers_file(const std::string &path, const FluxParams &params) {
   params.validate(path);
-  DiffusersFiles files;
-  files.files.push_back(std::make_unique<SafetensorsFile>(path));
-  for (const auto &e : files.files.back()->entries()) files.tensors[e.name] = {files.files.back().get(), &e};
-  return fuse_diffusers(files, params, path);
+  return fuse_diffusers(open_weight_file(path), params, path);
 }
 
 WeightMap read_single_file_weights(const std::string &path, const FluxParams &params) {

@@ -23,114 +23,35 @@ namespace {
   fail(COCOEDIT_ERR_FORMAT, origin + ": " + what);
 }
 
-// A shard name from an index must name a file in the folder itself.
-bool plain_file_name(const std::string &name) {
-  return !name.empty() && name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
-         name.find("..") == std::string::npos && name != ".";
-}
-
-// tensor -> shard file name, from model.safetensors.index.json.
-std::map<std::string, std::string> read_index(const std::string &index_path) {
-  std::string text = read_text_file(index_path, 64u << 20);
-  JsonParser *parser = json_parser_new();
-  GError *error = nullptr;
-  if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &error)) {
-    std::string msg = error ? error->message : "unknown error";
-    g_clear_error(&error);
-    g_object_unref(parser);
-    bad(index_path, "not valid JSON: " + msg);
-  }
-  std::map<std::string, std::string> where;
-  std::string problem;
-  JsonNode *root = json_parser_get_root(parser);
-  JsonNode *wm = root && JSON_NODE_HOLDS_OBJECT(root)
-                     ? json_object_get_member(json_node_get_object(root), "weight_map") : nullptr;
-  if (!wm || !JSON_NODE_HOLDS_OBJECT(wm)) {
-    problem = "missing \"weight_map\" object";
-  } else {
-    JsonObject *m = json_node_get_object(wm);
-    GList *names = json_object_get_members(m);
-    for (GList *l = names; l && problem.empty(); l = l->next) {
-      const std::string tensor = static_cast<const char *>(l->data);
-      JsonNode *v = json_object_get_member(m, tensor.c_str());
-      const char *file = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING
-                             ? json_node_get_string(v) : nullptr;
-      if (!file || !plain_file_name(file))
-        problem = "weight_map entry for \"" + tensor + "\" is not a file name in the component folder";
-      else
-        where[tensor] = file;
-    }
-    g_list_free(names);
-    if (problem.empty() && where.empty()) problem = "\"weight_map\" is empty";
-  }
-  g_object_unref(parser);
-  if (!problem.empty()) bad(index_path, problem);
-  return where;
-}
-
 }  // namespace
 
 // ---- weights -------------------------------------------------------------------
 
 std::map<std::string, at::Tensor> load_weights_checked(const std::string &source, const WeightSpec &spec,
                                                        at::Device device) {
-  // Which files to open, and (for shards) which file the index says holds
-  // each tensor.
-  std::vector<std::string> files;
-  std::map<std::string, std::string> where;
-  if (g_file_test(source.c_str(), G_FILE_TEST_IS_DIR)) {
-    const std::string index_path = path_in(source, "model.safetensors.index.json");
-    if (g_file_test(index_path.c_str(), G_FILE_TEST_EXISTS)) {
-      for (const auto &kv : read_index(index_path)) {
-        where[kv.first] = path_in(source, kv.second);
-        if (std::find(files.begin(), files.end(), where[kv.first]) == files.end())
-          files.push_back(where[kv.first]);
-      }
-    } else {
-      files.push_back(path_in(source, "model.safetensors"));
-      if (!g_file_test(files[0].c_str(), G_FILE_TEST_EXISTS))
-        fail(COCOEDIT_ERR_IO, "\"" + source + "\" has neither model.safetensors nor model.safetensors.index.json");
-    }
-  } else if (g_file_test(source.c_str(), G_FILE_TEST_EXISTS)) {
-    files.push_back(source);
-  } else {
-    fail(COCOEDIT_ERR_IO, "\"" + source + "\" does not exist");
-  }
-
+  const WeightFiles files = g_file_test(source.c_str(), G_FILE_TEST_IS_DIR) ? open_weight_files(source, "model")
+                                                                             : open_weight_file(source);
   // Every header is checked before any data is read.
-  std::vector<std::unique_ptr<SafetensorsFile>> opened;
-  std::map<std::string, std::pair<const SafetensorsFile *, const TensorEntry *>> found;
-  for (const auto &path : files) {
-    opened.push_back(std::make_unique<SafetensorsFile>(path));
-    const SafetensorsFile &f = *opened.back();
-    for (const auto &e : f.entries()) {
-      if (!where.empty()) {
-        auto w = where.find(e.name);
-        if (w == where.end()) bad(path, "tensor \"" + e.name + "\" is not listed in the index");
-        if (w->second != path) bad(path, "tensor \"" + e.name + "\" is listed in another shard by the index");
-      }
-      if (found.count(e.name)) bad(path, "tensor \"" + e.name + "\" appears twice");
-      if (spec.ignored.count(e.name)) continue;
-      auto it = spec.required.find(e.name);
-      if (it == spec.required.end())
-        bad(path, "tensor \"" + e.name + "\" is not part of this model (a checkpoint of another model?)");
-      if (e.shape != it->second)
-        bad(path, "tensor \"" + e.name + "\" has shape " + shape_text(e.shape) + " but the config needs " +
-                      shape_text(it->second));
-      require_weight_dtype(path, e);
-      found[e.name] = {&f, &e};
-    }
+  for (const auto &kv : files.tensors) {
+    const TensorEntry &e = *kv.second.entry;
+    const std::string &path = kv.second.file->path();
+    if (spec.ignored.count(e.name)) continue;
+    auto it = spec.required.find(e.name);
+    if (it == spec.required.end())
+      bad(path, "tensor \"" + e.name + "\" is not part of this model (a checkpoint of another model?)");
+    if (e.shape != it->second)
+      bad(path, "tensor \"" + e.name + "\" has shape " + shape_text(e.shape) + " but the config needs " +
+                    shape_text(it->second));
+    require_weight_dtype(path, e);
   }
-  for (const auto &kv : where)
-    if (!found.count(kv.first) && !spec.ignored.count(kv.first))
-      bad(kv.second, "tensor \"" + kv.first + "\" listed by the index is missing from this shard");
   for (const auto &kv : spec.required)
-    if (!found.count(kv.first))
+    if (!files.tensors.count(kv.first))
       bad(source, "the weights lack tensor \"" + kv.first + "\" " + shape_text(kv.second) +
                       " (a checkpoint of another model or config?)");
 
   std::map<std::string, at::Tensor> out;
-  for (const auto &kv : found) out[kv.first] = kv.second.first->read(*kv.second.second).to(device);
+  for (const auto &kv : files.tensors)
+    if (!spec.ignored.count(kv.first)) out[kv.first] = kv.second.file->read(*kv.second.entry).to(device);
   return out;
 }
 

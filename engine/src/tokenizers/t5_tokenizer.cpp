@@ -13,13 +13,16 @@
 #include "t5_tokenizer.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <glib.h>
 #include <sentencepiece_processor.h>
 
+#include <cstring>
 #include <mutex>
 #include <new>
 
 #include "error.h"
+#include "json_config.h"
 
 namespace cocoedit {
 
@@ -39,12 +42,41 @@ struct SpLib {
   std::string (*status_string)(const Status *) = nullptr;  // util::Status::ToString()
 };
 
+// AddressSanitizer stops any process that dlopen()s with RTLD_DEEPBIND.  A
+// sanitizer build therefore loads the library plainly, which is only safe in
+// a process without libprotobuf (the tokenizers' fuzz targets link no
+// libtorch); elsewhere it refuses, with a message, instead of crashing.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kUnderAsan = true;
+#else
+constexpr bool kUnderAsan = false;
+#endif
+#else
+constexpr bool kUnderAsan = false;
+#endif
+
+bool protobuf_loaded() {
+  return dl_iterate_phdr(
+             [](struct dl_phdr_info *info, size_t, void *) {
+               return info->dlpi_name && std::strstr(info->dlpi_name, "libprotobuf") ? 1 : 0;
+             },
+             nullptr) != 0;
+}
+
 const SpLib &sp_lib() {
   static SpLib lib;
   static std::string error;
   static std::once_flag once;
   std::call_once(once, [] {
-    void *h = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (kUnderAsan && protobuf_loaded()) {
+      error = std::string(kLibrary) + " cannot be loaded in this sanitizer build: AddressSanitizer does not "
+              "allow RTLD_DEEPBIND, and without it the library would bind to libtorch's libprotobuf";
+      return;
+    }
+    void *h = dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL | (kUnderAsan ? 0 : RTLD_DEEPBIND));
     if (!h) {
       const char *e = dlerror();
       error = std::string(kLibrary) + " cannot be loaded: " + (e ? e : "unknown error");
@@ -103,17 +135,7 @@ T5Tokenizer::T5Tokenizer(const std::string &path)
   lib.construct(proc_->buf);
   proc_->constructed = true;
   SentencePieceProcessor *sp = proc_->get();
-  gchar *contents = nullptr;
-  gsize length = 0;
-  GError *error = nullptr;
-  if (!g_file_get_contents(path_.c_str(), &contents, &length, &error)) {
-    std::string msg = error ? error->message : "cannot read";
-    g_clear_error(&error);
-    fail(COCOEDIT_ERR_IO, path_ + ": " + msg);
-  }
-  const std::string bytes(contents, length);
-  g_free(contents);
-  if (length > kMaxModelBytes) fail(COCOEDIT_ERR_FORMAT, path_ + ": larger than 64 MiB, not a SentencePiece model");
+  const std::string bytes = read_text_file(path_, kMaxModelBytes);
   StatusHolder status([&] { return sp->LoadFromSerializedProto(bytes); });
   if (!status.ok()) fail(COCOEDIT_ERR_FORMAT, path_ + ": not a SentencePiece model: " + status.message());
   // T5's ids: <pad> 0, </s> 1, <unk> 2 (the encoder's embedding rows depend

@@ -334,7 +334,7 @@ static void test_loader_refuses() {
     std::string m = map;
     m.replace(m.find("s1.safetensors"), 14, evil);
     write_text(index, "{\"weight_map\": {" + m + "}}");
-    expect_error(COCOEDIT_ERR_FORMAT, "not a file name in the component folder", [&] { load_t5_encoder(dir); });
+    expect_error(COCOEDIT_ERR_FORMAT, "not a file name in the folder", [&] { load_t5_encoder(dir); });
   }
   write_text(index, "{\"weight_map\": []}");
   expect_error(COCOEDIT_ERR_FORMAT, "weight_map", [&] { load_t5_encoder(dir); });
