@@ -10,6 +10,31 @@
 
 namespace cocoedit {
 
+namespace {
+
+int64_t element_count(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// The model is built from config.json before its weights are read: check
+// first that the weight files hold about as many values as the transformer
+// has parameters, so that a small file claiming a huge model cannot make us
+// allocate it.  Within a factor of two the model is built, and the loader
+// names the first tensor that differs.
+void require_weights_cover(const ModelConfig &config, const std::string &dir) {
+  int64_t need = 0, have = 0;
+  for (const auto &s : flux::flux_parameter_shapes(transformer_params(config))) need += element_count(s.second);
+  const WeightFiles files = open_weight_files(dir, "model");
+  for (const auto &kv : files.tensors) have += element_count(kv.second.entry->shape);
+  if (need > 2 * have)
+    fail(COCOEDIT_ERR_FORMAT, dir + ": config.json describes a transformer of " + std::to_string(need) +
+                                  " parameters, but the weight files hold " + std::to_string(have) + " values");
+}
+
+}  // namespace
+
 EditModel load_model(const std::string &dir, const at::Device &device) {
   if (!g_file_test(dir.c_str(), G_FILE_TEST_IS_DIR))
     fail(COCOEDIT_ERR_IO, dir + ": no such model directory");
@@ -18,6 +43,7 @@ EditModel load_model(const std::string &dir, const at::Device &device) {
     fail(COCOEDIT_ERR_IO, dir + ": not a model directory (no config.json)");
   ModelConfig config = config_from_file(contained_file(dir, "config.json"));
   const bool legacy = config.format_version == 1;
+  require_weights_cover(config, dir);
   EditModel model(config);
   load_model_weights(*model, dir, legacy);
   model->to(device);

@@ -187,6 +187,21 @@ static void test_folder_containment() {
     fclose(f);
   }
   expect_error(COCOEDIT_ERR_FORMAT, "larger than", [&] { load_model(plain, at::kCPU); });
+  // A config nested past json-glib's depth limit, and a small checkpoint
+  // whose config claims a transformer of 10^11 parameters: refused before
+  // anything is allocated.
+  g_remove((plain + "/model.safetensors").c_str());
+  save_model(*m, plain, 0);
+  write_file_atomic(plain + "/config.json", "{\"a\":" + std::string(100000, '[') + "}");
+  expect_error(COCOEDIT_ERR_FORMAT, "not valid JSON", [&] { load_model(plain, at::kCPU); });
+  ModelConfig huge = c;
+  huge.hidden_size = 8192;
+  huge.num_heads = 64;
+  huge.axes_dim = {32, 48, 48};
+  huge.depth_double = 128;
+  huge.depth_single = 256;
+  write_file_atomic(plain + "/config.json", config_to_json(huge));
+  expect_error(COCOEDIT_ERR_FORMAT, "describes a transformer of", [&] { load_model(plain, at::kCPU); });
   g_remove((plain + "/config.json").c_str());
   g_remove((plain + "/model.safetensors").c_str());
   rm_rf(plain);

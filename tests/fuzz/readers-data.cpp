@@ -36,8 +36,8 @@ std::string data_dir() {
     save_png(scratch_dir("") + "/outside.png", 8, 8, 4);
     save_png(dir + "/a.png", 8, 8, 4);
     save_png(dir + "/a_mask.png", 8, 8, 1);
-    save_png(dir + "/a_target.png", 8, 8, 3);
-    save_png(dir + "/b.png", 4, 4, 3);
+    save_png(dir + "/a_target.png", 8, 8, 4);
+    save_png(dir + "/b.png", 4, 4, 4);
     if (symlink("../outside.png", (dir + "/link.png").c_str()) != 0) std::abort();
   });
   return dir;
