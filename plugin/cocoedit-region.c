@@ -234,10 +234,32 @@ cocoedit_region_apply (CocoeditRegion      *region,
                        GError             **error)
 {
   GimpDrawable *drawable = region->drawable;
-  GimpImage    *image    = gimp_item_get_image (GIMP_ITEM (drawable));
+  GimpImage    *image;
   GimpDrawable *target;
   GeglBuffer   *buffer;
   guchar       *pixels;
+
+  /* The user may have closed the image, removed the layer or cropped it
+   * while the edit ran: then the result has no place to go, and nothing is
+   * changed.
+   */
+  if (! gimp_item_is_valid (GIMP_ITEM (drawable)) ||
+      ! (image = gimp_item_get_image (GIMP_ITEM (drawable))) ||
+      ! gimp_image_is_valid (image))
+    {
+      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                           _("The layer was removed or its image closed "
+                             "while the edit ran; nothing was changed."));
+      return NULL;
+    }
+  if (gimp_drawable_get_width (drawable)  < region->bounds.x + region->bounds.width ||
+      gimp_drawable_get_height (drawable) < region->bounds.y + region->bounds.height)
+    {
+      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                           _("The layer changed size while the edit ran; "
+                             "nothing was changed."));
+      return NULL;
+    }
 
   pixels = region_compose (region);
   if (! pixels)

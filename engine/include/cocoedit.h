@@ -92,6 +92,27 @@ typedef struct cocoedit_image {
 
 typedef struct cocoedit_model cocoedit_model;
 
+/* The stages of opening a model and of an edit, in the order they run.  A
+ * family reports the ones it has (the project's own models keep every
+ * component in one checkpoint: they report LOAD_TRANSFORMER alone). */
+typedef enum cocoedit_stage {
+  COCOEDIT_STAGE_LOAD_TEXT_ENCODERS = 0, /* tokenizers and text encoders      */
+  COCOEDIT_STAGE_LOAD_IMAGE_CODEC = 1,   /* the autoencoder                   */
+  COCOEDIT_STAGE_LOAD_TRANSFORMER = 2,   /* the diffusion transformer (+LoRAs) */
+  COCOEDIT_STAGE_ENCODE = 3,             /* the instruction and the source    */
+  COCOEDIT_STAGE_SAMPLE = 4,             /* the sampler's steps (see progress) */
+  COCOEDIT_STAGE_DECODE = 5,             /* latents back to pixels            */
+  COCOEDIT_STAGE_COMPOSITE = 6,          /* the result into the output image  */
+} cocoedit_stage;
+
+/* Called as each stage begins, on the thread doing the work.  Return false
+ * to cancel: the call then returns COCOEDIT_ERR_CANCELLED having freed what
+ * it made, and an edit leaves the output untouched. */
+typedef bool (*cocoedit_stage_fn) (cocoedit_stage stage, void *user_data);
+
+/* A short English name of a stage ("encode", ...). Never NULL. */
+COCOEDIT_API const char *cocoedit_stage_name (cocoedit_stage stage);
+
 typedef enum cocoedit_device {
   COCOEDIT_DEVICE_AUTO = 0, /* CUDA when libtorch sees a GPU, else CPU */
   COCOEDIT_DEVICE_CPU = 1,
@@ -121,6 +142,9 @@ typedef struct cocoedit_open_params {
   const char *const *lora_paths;
   const float       *lora_scales;
   int                n_loras;
+  /* Told as each component starts loading; false cancels the open.       */
+  cocoedit_stage_fn  stage;
+  void              *stage_user_data;
 } cocoedit_open_params;
 
 COCOEDIT_API cocoedit_open_params cocoedit_open_default_params (void);
@@ -218,7 +242,8 @@ typedef struct cocoedit_edit_params {
   int context_margin;       /* pixels of context around the mask's bounding
                                box; <0 = automatic (a quarter of its size)     */
   cocoedit_progress_fn progress;
-  void *user_data;
+  void *user_data;          /* handed to progress and stage               */
+  cocoedit_stage_fn stage;  /* told as each stage begins; false cancels   */
 } cocoedit_edit_params;
 
 COCOEDIT_API cocoedit_edit_params cocoedit_edit_default_params (void);

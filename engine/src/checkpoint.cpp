@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 
 #include "error.h"
+#include "folder_io.h"
 #include "json_config.h"
 #include "safetensors.h"
 
@@ -88,18 +89,27 @@ EditModel create_model(const ModelConfig &config, uint64_t seed, const at::Devic
 }
 
 void save_model(EditModelImpl &model, const std::string &dir, size_t max_shard_bytes) {
-  if (g_mkdir_with_parents(dir.c_str(), 0755) != 0)
-    fail(COCOEDIT_ERR_IO, dir + ": cannot create the directory: " + g_strerror(errno));
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto &item : model.named_parameters()) tensors.emplace_back(item.key(), item.value().detach().cpu());
-  // Weights first, then the config: a directory whose config is there has
-  // weights that match it (the config is the last thing renamed in).
-  save_weights(dir, tensors, dtype_from_config(model.config.dtype), max_shard_bytes,
-               {{"architecture", model.config.architecture}, {"name", model.config.name}});
-  // The autoencoder is small and stays float32: unchanged regions decode as trained.
-  if (model.codec.latent())
-    model.codec.autoencoder()->save_diffusers_dir(dir + G_DIR_SEPARATOR_S + model.config.autoencoder, at::kFloat);
-  write_file_atomic(dir + G_DIR_SEPARATOR_S + "config.json", config_to_json(model.config));
+  // The model's files are written together into a fresh folder that then
+  // replaces `dir`: a failed save leaves the previous model whole.  Files of
+  // the old folder that are not the model's (a model card) are kept.
+  const ModelConfig &c = model.config;
+  replace_folder(
+      dir,
+      [&](const std::string &fresh) {
+        save_weights(fresh, tensors, dtype_from_config(c.dtype), max_shard_bytes,
+                     {{"architecture", c.architecture}, {"name", c.name}});
+        // The autoencoder is small and stays float32: unchanged regions
+        // decode as trained.
+        if (c.latent()) model.codec.autoencoder()->save_diffusers_dir(fresh + G_DIR_SEPARATOR_S + c.autoencoder, at::kFloat);
+        write_file_atomic(fresh + G_DIR_SEPARATOR_S + "config.json", config_to_json(c));
+      },
+      [](const std::string &name) {
+        const bool weights = g_str_has_prefix(name.c_str(), "model") &&
+                             (g_str_has_suffix(name.c_str(), ".safetensors") || g_str_has_suffix(name.c_str(), ".json"));
+        return !weights && name != "config.json";
+      });
 }
 
 }  // namespace cocoedit

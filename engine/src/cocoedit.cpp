@@ -53,10 +53,18 @@ cocoedit_status guarded(cocoedit_error *err, F &&body) {
     set_error(err, COCOEDIT_ERR_OUT_OF_MEMORY, "out of memory");
     return COCOEDIT_ERR_OUT_OF_MEMORY;
   } catch (const c10::OutOfMemoryError &e) {
-    set_error(err, COCOEDIT_ERR_OUT_OF_MEMORY, std::string("out of GPU memory: ") + e.what_without_backtrace());
+    set_error(err, COCOEDIT_ERR_OUT_OF_MEMORY, std::string("out of memory: ") + e.what_without_backtrace());
     return COCOEDIT_ERR_OUT_OF_MEMORY;
   } catch (const c10::Error &e) {
-    set_error(err, COCOEDIT_ERR_INTERNAL, std::string("libtorch: ") + e.what_without_backtrace());
+    // libtorch's CPU allocator reports a failed allocation as a plain error
+    // ("DefaultCPUAllocator: can't allocate memory: ...").
+    const std::string what = e.what_without_backtrace();
+    if (what.find("can't allocate memory") != std::string::npos ||
+        what.find("not enough memory") != std::string::npos) {
+      set_error(err, COCOEDIT_ERR_OUT_OF_MEMORY, "out of memory: " + what);
+      return COCOEDIT_ERR_OUT_OF_MEMORY;
+    }
+    set_error(err, COCOEDIT_ERR_INTERNAL, "libtorch: " + what);
     return COCOEDIT_ERR_INTERNAL;
   } catch (const std::exception &e) {
     set_error(err, COCOEDIT_ERR_INTERNAL, e.what());
@@ -65,6 +73,12 @@ cocoedit_status guarded(cocoedit_error *err, F &&body) {
     set_error(err, COCOEDIT_ERR_INTERNAL, "unknown internal error");
     return COCOEDIT_ERR_INTERNAL;
   }
+}
+
+// The caller's stage callback as the core's StageFn (empty when none).
+StageFn stage_function(cocoedit_stage_fn fn, void *user_data) {
+  if (!fn) return {};
+  return [fn, user_data](cocoedit_stage s) { return fn(s, user_data); };
 }
 
 // Reads the caller's struct, which may be older (smaller) than ours.
@@ -157,6 +171,19 @@ const char *cocoedit_status_name(cocoedit_status s) {
   return "unknown status";
 }
 
+const char *cocoedit_stage_name(cocoedit_stage s) {
+  switch (s) {
+    case COCOEDIT_STAGE_LOAD_TEXT_ENCODERS: return "load text encoders";
+    case COCOEDIT_STAGE_LOAD_IMAGE_CODEC: return "load image codec";
+    case COCOEDIT_STAGE_LOAD_TRANSFORMER: return "load transformer";
+    case COCOEDIT_STAGE_ENCODE: return "encode";
+    case COCOEDIT_STAGE_SAMPLE: return "sample";
+    case COCOEDIT_STAGE_DECODE: return "decode";
+    case COCOEDIT_STAGE_COMPOSITE: return "composite";
+  }
+  return "unknown stage";
+}
+
 const char *cocoedit_version(void) { return COCOEDIT_VERSION_STRING; }
 
 cocoedit_open_params cocoedit_open_default_params(void) {
@@ -174,6 +201,8 @@ cocoedit_open_params cocoedit_open_default_params(void) {
   p.lora_paths = nullptr;
   p.lora_scales = nullptr;
   p.n_loras = 0;
+  p.stage = nullptr;
+  p.stage_user_data = nullptr;
   return p;
 }
 
@@ -191,6 +220,7 @@ cocoedit_status cocoedit_model_open(const char *model_dir, const cocoedit_open_p
     options.vae = p.vae_path ? p.vae_path : "";
     options.clip = p.clip_l_path ? p.clip_l_path : "";
     options.t5 = p.t5xxl_path ? p.t5xxl_path : "";
+    options.on_stage = stage_function(p.stage, p.stage_user_data);
     *out_model = make_model(p, [&](const at::Device &d) { return open_pipeline(model_dir, options, d); });
   });
 }
@@ -281,6 +311,7 @@ cocoedit_edit_params cocoedit_edit_default_params(void) {
   p.strength = 1.0f;
   p.working_size = 0;
   p.context_margin = -1;
+  p.stage = nullptr;
   return p;
 }
 
@@ -333,6 +364,7 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
       req.on_step = [fn, ud](int step, int n) { return fn(step, n, ud); };
       if (!fn(0, req.steps, ud)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
     }
+    req.on_stage = stage_function(p.stage, p.user_data);
     edit_image(*model->pipe, *source, mask, req, *output);
   });
 }

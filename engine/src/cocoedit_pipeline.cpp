@@ -49,6 +49,7 @@ at::Tensor CocoeditPipeline::edit(const at::Tensor &source, const at::Tensor &ma
   const auto [ww, wh] = working_dims(static_cast<int>(w), static_cast<int>(h), long_side,
                                      static_cast<int>(net_->pixels_per_token()));
 
+  enter_stage(req.on_stage, COCOEDIT_STAGE_ENCODE);
   at::Tensor src = (resize(source, wh, ww) * 2.0 - 1.0).to(device_);
   at::Tensor m = resize(mask, wh, ww).clamp(0.0, 1.0).to(device_);
 
@@ -64,7 +65,10 @@ at::Tensor CocoeditPipeline::edit(const at::Tensor &source, const at::Tensor &ma
   at::Tensor x = starting_point(noise, cond.source, sigmas);
   const ImageCodec &codec = net_->codec;
   auto pixels = [](const at::Tensor &z) { return ((z.clamp(-1.0, 1.0) + 1.0) * 0.5).to(at::kCPU, at::kFloat); };
-  at::Tensor result = pixels(codec.decode(sample(*net_, x, sigmas, cond, g, req.on_step)));
+  enter_stage(req.on_stage, COCOEDIT_STAGE_SAMPLE);
+  const at::Tensor z = sample(*net_, x, sigmas, cond, g, req.on_step);
+  enter_stage(req.on_stage, COCOEDIT_STAGE_DECODE);
+  at::Tensor result = pixels(codec.decode(z));
   // The source as the model saw it (working size, through its codec), so
   // that the detail this path lost goes back where the structure is kept.
   at::Tensor held = codec.latent() ? pixels(codec.decode(cond.source)) : pixels(src);

@@ -14,6 +14,7 @@ void edit_image(Pipeline &model, const cocoedit_image &source, const cocoedit_im
     at::InferenceMode inference;
     edited = model.edit(read_rgb(source, crop), read_mask(mask, crop), req);
   }
+  enter_stage(req.on_stage, COCOEDIT_STAGE_COMPOSITE);
   composite(source, mask, edited, crop, output);
 }
 

@@ -114,7 +114,7 @@ MemoryNeed kontext_memory(const flux::FluxParams &p, const AutoencoderParams &ae
 class KontextPipeline : public Pipeline {
  public:
   KontextPipeline(const KontextFiles &files, const at::Device &device, at::ScalarType dtype,
-                  const std::vector<LoraFile> &loras)
+                  const std::vector<LoraFile> &loras, const StageFn &on_stage)
       : device_(device) {
     // Never load more than the device holds: say so before the first byte.
     const bool transformer_dir = is_dir(files.transformer);
@@ -129,6 +129,7 @@ class KontextPipeline : public Pipeline {
     text_device_ = placement.text_on_host ? at::Device(at::kCPU) : device_;
 
     const std::string &dir = files.origin;
+    enter_stage(on_stage, COCOEDIT_STAGE_LOAD_TEXT_ENCODERS);
     clip_tokenizer_ = std::make_unique<ClipTokenizer>(files.clip_tokenizer);
     t5_tokenizer_ = std::make_unique<T5Tokenizer>(files.t5_tokenizer);
     clip_ = with_preset_hint("clip_l_config", files.clip_config, [&] {
@@ -140,6 +141,7 @@ class KontextPipeline : public Pipeline {
       return load_t5_encoder(files.t5_config.empty() ? t5_v1_1_xxl_config() : t5_config_from_file(files.t5_config),
                              files.t5, text_device_);
     });
+    enter_stage(on_stage, COCOEDIT_STAGE_LOAD_IMAGE_CODEC);
     ae_ = with_preset_hint("vae_config", files.vae_config, [&] {
       std::unique_ptr<FluxAutoencoder> ae;
       if (is_dir(files.vae)) {
@@ -151,6 +153,7 @@ class KontextPipeline : public Pipeline {
       return ae;
     });
     ae_->to(device_);
+    enter_stage(on_stage, COCOEDIT_STAGE_LOAD_TRANSFORMER);
     net_ = with_preset_hint("transformer_config", files.transformer_config, [&] {
       flux::WeightMap weights = transformer_dir ? flux::read_diffusers_weights(files.transformer, params)
                                                 : flux::read_single_file_weights(files.transformer, params);
@@ -206,6 +209,7 @@ class KontextPipeline : public Pipeline {
                               ? working_dims(static_cast<int>(w), static_cast<int>(h), req.working_size, kGranularity)
                               : preferred_dims(w, h);
 
+    enter_stage(req.on_stage, COCOEDIT_STAGE_ENCODE);
     const auto [txt, vec] = text_features(req.prompt);
 
     // The reference: the crop at the working size, encoded in float32, then
@@ -226,6 +230,7 @@ class KontextPipeline : public Pipeline {
     const at::Tensor txt_ids = flux::text_ids(1, txt.size(1)).to(device_);
 
     const auto schedule = flux::get_schedule(req.steps, img.size(1));
+    enter_stage(req.on_stage, COCOEDIT_STAGE_SAMPLE);
     int done = 0;
     const at::Tensor out = flux::denoise(
         net_, img, img_ids, txt, txt_ids, vec, schedule, req.guidance, img_cond, img_cond_ids,
@@ -236,6 +241,7 @@ class KontextPipeline : public Pipeline {
 
     // Decode as cli_kontext.py: under bf16 autocast when the model runs in
     // bf16, in float32 otherwise.
+    enter_stage(req.on_stage, COCOEDIT_STAGE_DECODE);
     const at::Tensor latent = unpack_tokens(out.to(at::kFloat), rows, cols);
     at::Tensor decoded;
     {
@@ -283,8 +289,9 @@ class KontextPipeline : public Pipeline {
 }  // namespace
 
 std::unique_ptr<Pipeline> open_kontext_pipeline(const KontextFiles &files, const at::Device &device,
-                                                at::ScalarType dtype, const std::vector<LoraFile> &loras) {
-  return std::make_unique<KontextPipeline>(files, device, dtype, loras);
+                                                at::ScalarType dtype, const std::vector<LoraFile> &loras,
+                                                const StageFn &on_stage) {
+  return std::make_unique<KontextPipeline>(files, device, dtype, loras, on_stage);
 }
 
 }  // namespace cocoedit

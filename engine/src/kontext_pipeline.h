@@ -20,6 +20,7 @@ namespace cocoedit {
 // into the transformer's weights, in order, before it is built.
 std::unique_ptr<Pipeline> open_kontext_pipeline(const KontextFiles &files, const at::Device &device,
                                                 at::ScalarType dtype = at::ScalarType::Undefined,
-                                                const std::vector<LoraFile> &loras = {});
+                                                const std::vector<LoraFile> &loras = {},
+                                                const StageFn &on_stage = {});
 
 }  // namespace cocoedit

@@ -51,6 +51,10 @@ std::string detect_family(const std::string &path) {
   fail(COCOEDIT_ERR_IO, path + ": no such file or folder");
 }
 
+void enter_stage(const StageFn &on_stage, cocoedit_stage stage) {
+  if (on_stage && !on_stage(stage)) fail(COCOEDIT_ERR_CANCELLED, "cancelled");
+}
+
 std::unique_ptr<Pipeline> open_pipeline(const std::string &path, const OpenOptions &options,
                                         const at::Device &device) {
   if (!options.dtype.empty() && options.dtype != "float32" && options.dtype != "bfloat16")
@@ -62,6 +66,7 @@ std::unique_ptr<Pipeline> open_pipeline(const std::string &path, const OpenOptio
     if (!options.vae.empty() || !options.clip.empty() || !options.t5.empty())
       fail(COCOEDIT_ERR_INVALID_ARGUMENT, "separate autoencoder and text-encoder files belong to FLUX.1 Kontext "
                                           "single files, not to a CoCoEdit model");
+    enter_stage(options.on_stage, COCOEDIT_STAGE_LOAD_TRANSFORMER);
     auto pipe = open_cocoedit_pipeline(path, device);
     for (const auto &l : options.loras) merge_lora_file(*pipe->cocoedit_model(), l.path, l.scale);
     return pipe;
@@ -77,7 +82,7 @@ std::unique_ptr<Pipeline> open_pipeline(const std::string &path, const OpenOptio
     const KontextFiles files = single ? kontext_single_files(path, options.vae, options.clip, options.t5)
                                : is_file(path) ? kontext_description_files(path)
                                                : kontext_folder_files(path);
-    return open_kontext_pipeline(files, device, dtype, options.loras);
+    return open_kontext_pipeline(files, device, dtype, options.loras, options.on_stage);
   }
   fail(COCOEDIT_ERR_INVALID_ARGUMENT, "unknown model family \"" + f + "\" (known: cocoedit, flux-kontext)");
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cocoedit.h"
 #include "memory.h"
 
 namespace cocoedit {
@@ -24,6 +25,12 @@ struct EditModelImpl;
 
 // Called after every sampler step with (steps done, total); false cancels.
 using StepFn = std::function<bool(int, int)>;
+// Called as each stage of an open or an edit begins; false cancels.
+using StageFn = std::function<bool(cocoedit_stage)>;
+
+// Tells `on_stage` that `stage` begins; throws COCOEDIT_ERR_CANCELLED when it
+// says stop.  Families call it at their stage boundaries.
+void enter_stage(const StageFn &on_stage, cocoedit_stage stage);
 
 // What one edit asks of a family, already checked by the C API.
 struct EditRequest {
@@ -36,6 +43,7 @@ struct EditRequest {
   int working_size = 0;      // long side; 0 = the family's default
   int context_margin = -1;   // < 0: a quarter of the mask's bounding box
   StepFn on_step;
+  StageFn on_stage;
 };
 
 // One loaded component, for `cocoedit info` and the plug-in's model list.
@@ -104,6 +112,7 @@ struct OpenOptions {
   std::string dtype;
   std::vector<LoraFile> loras;  // scales already checked finite (cocoedit.cpp)
   std::string vae, clip, t5;
+  StageFn on_stage;
 };
 
 // Opens the model at `path` on `device`.

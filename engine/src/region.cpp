@@ -130,13 +130,15 @@ at::Tensor resize(const at::Tensor &x, int height, int width) {
 
 void composite(const cocoedit_image &src, const cocoedit_image *mask, const at::Tensor &edited, const Rect &r,
                cocoedit_image &out) {
+  // Everything that can fail (allocates) comes before the first write, so
+  // that an error leaves the caller's output untouched.
+  at::Tensor e = edited.squeeze(0).clamp(0.0, 1.0).contiguous();
+  auto a = e.accessor<float, 3>();
   const size_t row_bytes = static_cast<size_t>(src.width) * pixel_size(src.format);
   if (out.data != src.data)
     for (int y = 0; y < src.height; y++)
       std::memcpy(static_cast<uint8_t *>(out.data) + y * out.stride, row_ptr(src, y), row_bytes);
 
-  at::Tensor e = edited.squeeze(0).clamp(0.0, 1.0).contiguous();
-  auto a = e.accessor<float, 3>();
   for (int y = 0; y < r.height; y++) {
     const uint8_t *srow = row_ptr(src, r.y + y);
     uint8_t *orow = static_cast<uint8_t *>(out.data) + static_cast<size_t>(r.y + y) * out.stride;

@@ -13,6 +13,7 @@
 #include "autocast.h"
 #include "checkpoint.h"
 #include "error.h"
+#include "folder_io.h"
 #include "lora.h"
 #include "memory.h"
 #include "safetensors.h"
@@ -89,6 +90,53 @@ static void rm_rf(const std::string &dir) {
   while (const char *n = g_dir_read_name(d)) g_remove((dir + "/" + n).c_str());
   g_dir_close(d);
   g_rmdir(dir.c_str());
+}
+
+static std::string read_text(const std::string &path) {
+  gchar *text = nullptr;
+  if (!g_file_get_contents(path.c_str(), &text, nullptr, nullptr)) return "(missing)";
+  std::string s(text);
+  g_free(text);
+  return s;
+}
+
+// A folder replaced whole: a write that fails part-way leaves the old
+// version (all files of it, none of the new), and no ".saving" folder;
+// files the new version does not write are carried over when asked.
+static void test_replace_folder() {
+  const std::string parent = tmpdir(), dir = parent + "/model";
+  auto put = [](const std::string &d, const std::string &name, const std::string &text) {
+    write_file_atomic(d + "/" + name, text);
+  };
+  replace_folder(dir, [&](const std::string &fresh) {
+    put(fresh, "model-00001-of-00002.safetensors", "old 1");
+    put(fresh, "model-00002-of-00002.safetensors", "old 2");
+  });
+  put(dir, "README.md", "card");
+  expect_error(COCOEDIT_ERR_IO, "disk full", [&] {
+    replace_folder(dir, [&](const std::string &fresh) {
+      put(fresh, "model-00001-of-00002.safetensors", "new 1");
+      fail(COCOEDIT_ERR_IO, "disk full");
+    });
+  });
+  g_assert_cmpstr(read_text(dir + "/model-00001-of-00002.safetensors").c_str(), ==, "old 1");
+  g_assert_cmpstr(read_text(dir + "/model-00002-of-00002.safetensors").c_str(), ==, "old 2");
+  g_assert_false(g_file_test((dir + ".saving").c_str(), G_FILE_TEST_EXISTS));
+  replace_folder(
+      dir, [&](const std::string &fresh) { put(fresh, "model.safetensors", "new"); },
+      [](const std::string &name) { return name == "README.md"; });
+  g_assert_cmpstr(read_text(dir + "/model.safetensors").c_str(), ==, "new");
+  g_assert_cmpstr(read_text(dir + "/README.md").c_str(), ==, "card");
+  g_assert_false(g_file_test((dir + "/model-00001-of-00002.safetensors").c_str(), G_FILE_TEST_EXISTS));
+  // A symbolic link inside is removed, never followed.
+  const std::string outside = tmpdir();
+  put(outside, "keep", "me");
+  g_assert_cmpint(symlink(outside.c_str(), (dir + "/link").c_str()), ==, 0);
+  remove_tree(dir);
+  g_assert_false(g_file_test(dir.c_str(), G_FILE_TEST_EXISTS));
+  g_assert_cmpstr(read_text(outside + "/keep").c_str(), ==, "me");
+  remove_tree(outside);
+  remove_tree(parent);
 }
 
 static void test_checkpoint_mismatch() {
@@ -583,6 +631,7 @@ int main(int argc, char **argv) {
   config_path = cfg;
   at::set_num_threads(2);
   g_test_add_func("/core/malformed-safetensors", test_malformed_safetensors);
+  g_test_add_func("/core/replace-folder", test_replace_folder);
   g_test_add_func("/core/checkpoint-mismatch", test_checkpoint_mismatch);
   g_test_add_func("/core/folder-containment", test_folder_containment);
   g_test_add_func("/core/non-float-weights", test_non_float_weights);

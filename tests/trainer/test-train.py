@@ -8,6 +8,9 @@
   test-train.py distributed  two ranks (Gloo on 127.0.0.1) keep identical weights
   test-train.py bad-input    missing dataset, another architecture, unknown keys,
                              a reward server that is down: clear errors, exit 2
+  test-train.py disk-full    a checkpoint and a model save that run out of space
+                             fail the run and leave the previous files whole;
+                             the run then resumes to the uninterrupted weights
   test-train.py latent       ae trains an autoencoder (reconstruction improves,
                              resume is bit-identical); sft, rl and eval run a
                              latent-space model on it; the engine edits with it
@@ -17,6 +20,7 @@ Seeds are fixed; the assertions compare averages over several steps.
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -167,6 +171,46 @@ def resume(d):
           [x["step"] for x in m])
 
 
+def files_of(d):
+    """Every file under `d`, as bytes, by relative path."""
+    out = {}
+    for root, _, names in os.walk(d):
+        for n in names:
+            p = os.path.join(root, n)
+            out[os.path.relpath(p, d)] = open(p, "rb").read()
+    return out
+
+
+def disk_full(d):
+    common = ["optim.batch_size=4", "optim.lr=1e-3", "log.checkpoint_every=2"]
+    whole = os.path.join(d, "whole")
+    train("sft", whole, "optim.steps=4", *common)
+    out = os.path.join(d, "full")
+    train("sft", out, "optim.steps=2", *common)
+    ckpt, model = os.path.join(out, "checkpoint"), os.path.join(out, "model")
+    before = (files_of(ckpt), files_of(model))
+    # A file size limit makes writes fail as on a full disk (EFBIG instead of
+    # ENOSPC), at half the size of the weights: every save of them fails.
+    limit = min(len(v) for k, v in before[1].items() if k.endswith(".safetensors")) // 2
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = [TRAIN, "sft", "--resume"] + [a for s in BASE + ["run.out_dir=" + json.dumps(out), "optim.steps=4"] + common
+                                         for a in ("--set", s)]
+    p = subprocess.run(args, capture_output=True, text=True, preexec_fn=small_disk)
+    check("a save that runs out of space fails the run", p.returncode != 0, p.returncode)
+    check("and says why", "too large" in p.stderr, p.stderr[-2000:])
+    check("the previous checkpoint is whole", files_of(ckpt) == before[0], sorted(files_of(ckpt)))
+    check("the previous model is whole", files_of(model) == before[1], sorted(files_of(model)))
+    check("no partial folder is left", sorted(n for n in os.listdir(out) if n.endswith((".saving", ".old"))) == [],
+          os.listdir(out))
+    r = subprocess.run(args, capture_output=True, text=True)
+    check("with space again the run resumes", r.returncode == 0 and "resumed from" in r.stderr, r.stderr[-2000:])
+    check("and ends with the uninterrupted run's weights", weights_of(out) == weights_of(whole))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -285,6 +329,6 @@ def latent(d):
 
 with tempfile.TemporaryDirectory() as d:
     {"sft-rl": sft_rl, "resume": resume, "distributed": distributed, "bad-input": bad_input,
-     "latent": latent}[sys.argv[1]](d)
+     "disk-full": disk_full, "latent": latent}[sys.argv[1]](d)
 print(f"{failures} failure(s)")
 sys.exit(1 if failures else 0)

@@ -13,6 +13,7 @@
 #include "common.h"
 #include "dist.h"
 #include "error.h"
+#include "folder_io.h"
 #include "safetensors.h"
 
 namespace cocoedit::train {
@@ -20,18 +21,6 @@ namespace cocoedit::train {
 namespace {
 
 std::string join(const std::string &a, const std::string &b) { return a + G_DIR_SEPARATOR_S + b; }
-
-void remove_tree(const std::string &path) {
-  if (g_file_test(path.c_str(), G_FILE_TEST_IS_DIR)) {
-    if (GDir *d = g_dir_open(path.c_str(), 0, nullptr)) {
-      while (const char *n = g_dir_read_name(d)) remove_tree(join(path, n));
-      g_dir_close(d);
-    }
-    g_rmdir(path.c_str());
-  } else {
-    g_remove(path.c_str());
-  }
-}
 
 std::string state_to_json(const RunState &s) {
   JsonBuilder *b = json_builder_new();
@@ -90,36 +79,20 @@ RunState state_from_json(const std::string &path) {
 
 void save_checkpoint(const std::string &out_dir, const TrainConfig &config, const RunState &state,
                      const CheckpointParts &parts) {
-  const std::string final_dir = join(out_dir, "checkpoint"), fresh = final_dir + ".new", old = final_dir + ".old";
-  remove_tree(fresh);
-  if (g_mkdir_with_parents(fresh.c_str(), 0755) != 0)
-    fail(COCOEDIT_ERR_IO, fresh + ": cannot create: " + g_strerror(errno));
-  try {
-    for (const auto &[name, model] : parts.models) save_model(*model, join(fresh, name), 0);
-    for (const auto &[stem, lora] : parts.loras) lora->save(join(fresh, stem + ".safetensors"));
-    for (const auto &[name, ae] : parts.autoencoders) ae->save_diffusers_dir(join(fresh, name), at::kFloat);
-    if (parts.optimizer) {
-      const std::string tmp = join(fresh, "optimizer.pt.tmp");
-      torch::save(*parts.optimizer, tmp);
-      if (g_rename(tmp.c_str(), join(fresh, "optimizer.pt").c_str()) != 0)
-        fail(COCOEDIT_ERR_IO, tmp + ": cannot rename: " + g_strerror(errno));
+  // Every part into a fresh folder that then replaces the checkpoint whole:
+  // a failed save (disk full, I/O error, kill) leaves the previous one.
+  replace_folder(join(out_dir, "checkpoint"), [&](const std::string &fresh) {
+    try {
+      for (const auto &[name, model] : parts.models) save_model(*model, join(fresh, name), 0);
+      for (const auto &[stem, lora] : parts.loras) lora->save(join(fresh, stem + ".safetensors"));
+      for (const auto &[name, ae] : parts.autoencoders) ae->save_diffusers_dir(join(fresh, name), at::kFloat);
+      if (parts.optimizer) torch::save(*parts.optimizer, join(fresh, "optimizer.pt"));
+    } catch (const c10::Error &e) {
+      fail(COCOEDIT_ERR_IO, "saving the checkpoint failed (disk full?): " + std::string(e.what_without_backtrace()));
     }
     write_file_atomic(join(fresh, "train-config.json"), train_config_to_json(config));
     write_file_atomic(join(fresh, "state.json"), state_to_json(state));
-  } catch (const c10::Error &e) {
-    remove_tree(fresh);
-    fail(COCOEDIT_ERR_IO, "saving the checkpoint failed (disk full?): " + std::string(e.what_without_backtrace()));
-  } catch (...) {
-    remove_tree(fresh);
-    throw;
-  }
-  // Swap: checkpoint → checkpoint.old, checkpoint.new → checkpoint, drop .old.
-  remove_tree(old);
-  if (g_file_test(final_dir.c_str(), G_FILE_TEST_IS_DIR) && g_rename(final_dir.c_str(), old.c_str()) != 0)
-    fail(COCOEDIT_ERR_IO, final_dir + ": cannot move aside: " + g_strerror(errno));
-  if (g_rename(fresh.c_str(), final_dir.c_str()) != 0)
-    fail(COCOEDIT_ERR_IO, fresh + ": cannot rename: " + g_strerror(errno));
-  remove_tree(old);
+  });
 }
 
 std::string find_checkpoint(const std::string &out_dir) {
