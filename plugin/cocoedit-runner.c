@@ -52,6 +52,7 @@ static void       cocoedit_runner_finalize     (GObject          *object);
 static gboolean   cocoedit_runner_ensure_model (CocoeditRunner   *runner,
                                                 const gchar      *model_dir,
                                                 cocoedit_device   device,
+                                                GCancellable     *cancellable,
                                                 GError          **error);
 static void       cocoedit_runner_lock         (CocoeditRunner   *runner);
 static void       cocoedit_runner_unlock       (CocoeditRunner   *runner);
@@ -181,7 +182,7 @@ open_thread (GTask        *task,
 
   if (g_cancellable_set_error_if_cancelled (cancellable, &error) ||
       ! cocoedit_runner_ensure_model (runner, data->model_dir, data->device,
-                                      &error))
+                                      cancellable, &error))
     {
       cocoedit_runner_unlock (runner);
       g_task_return_error (task, error);
@@ -258,6 +259,25 @@ edit_progress (int   step,
   return ! g_cancellable_is_cancelled (data->cancellable);
 }
 
+/* Between the engine's stages (loading each component, encoding,
+ * decoding), so that Cancel stops a long model load or a slow decode too.
+ */
+static bool
+stage_not_cancelled (cocoedit_stage  stage,
+                     void           *cancellable)
+{
+  return ! g_cancellable_is_cancelled (cancellable);
+}
+
+static bool
+edit_stage (cocoedit_stage  stage,
+            void           *user_data)
+{
+  ProgressData *data = user_data;
+
+  return stage_not_cancelled (stage, data->cancellable);
+}
+
 static void
 edit_thread (GTask        *task,
              gpointer      source_object,
@@ -276,7 +296,7 @@ edit_thread (GTask        *task,
 
   if (g_cancellable_set_error_if_cancelled (cancellable, &error) ||
       ! cocoedit_runner_ensure_model (runner, job->model_dir, job->device,
-                                      &error))
+                                      cancellable, &error))
     {
       cocoedit_runner_unlock (runner);
       g_task_return_error (task, error);
@@ -293,6 +313,7 @@ edit_thread (GTask        *task,
   params.strength       = (float) job->strength;
   params.context_margin = job->context_margin;
   params.progress       = edit_progress;
+  params.stage          = edit_stage;
   params.user_data      = &progress;
 
   g_atomic_int_set (&runner->step, 0);
@@ -424,6 +445,7 @@ static gboolean
 cocoedit_runner_ensure_model (CocoeditRunner   *runner,
                               const gchar      *model_dir,
                               cocoedit_device   device,
+                              GCancellable     *cancellable,
                               GError          **error)
 {
   cocoedit_open_params params = cocoedit_open_default_params ();
@@ -444,6 +466,11 @@ cocoedit_runner_ensure_model (CocoeditRunner   *runner,
 
   params.device    = device;
   params.n_threads = runner->n_threads;
+  if (cancellable)
+    {
+      params.stage           = stage_not_cancelled;
+      params.stage_user_data = cancellable;
+    }
 
   if (cocoedit_model_open (model_dir, &params, &model, &err) != COCOEDIT_OK ||
       cocoedit_model_get_info (model, &info, &err) != COCOEDIT_OK)

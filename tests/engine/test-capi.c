@@ -8,18 +8,7 @@
 #include <sys/resource.h>
 
 #include "cocoedit.h"
-
-/* Built with AddressSanitizer (tools/run-hardening)? */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
+#include "under-asan.h"
 
 static const gchar *model_dir;
 static const gchar *config_path;

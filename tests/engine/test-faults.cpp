@@ -20,18 +20,7 @@
 #include <vector>
 
 #include "cocoedit.h"
-
-// Built with AddressSanitizer (tools/run-hardening)?
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
+#include "under-asan.h"
 
 namespace {
 
