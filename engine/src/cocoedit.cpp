@@ -157,7 +157,11 @@ void require_out(void *out, const char *what) {
 
 extern "C" {
 
-const char *cocoedit_status_name(cocoedit_status s) {
+const char *cocoedit_status_name(cocoedit_status status) {
+  // A C caller may pass any int: read it as one (loading an out-of-range
+  // value as the enum would be undefined in C++).
+  int s;
+  std::memcpy(&s, &status, sizeof s);
   switch (s) {
     case COCOEDIT_OK: return "ok";
     case COCOEDIT_ERR_INVALID_ARGUMENT: return "invalid argument";
@@ -171,7 +175,9 @@ const char *cocoedit_status_name(cocoedit_status s) {
   return "unknown status";
 }
 
-const char *cocoedit_stage_name(cocoedit_stage s) {
+const char *cocoedit_stage_name(cocoedit_stage stage) {
+  int s;  // as in cocoedit_status_name
+  std::memcpy(&s, &stage, sizeof s);
   switch (s) {
     case COCOEDIT_STAGE_LOAD_TEXT_ENCODERS: return "load text encoders";
     case COCOEDIT_STAGE_LOAD_IMAGE_CODEC: return "load image codec";
