@@ -100,6 +100,11 @@ static std::string read_text(const std::string &path) {
   return s;
 }
 
+static void expect_text(const std::string &path, const std::string &want) {
+  const std::string got = read_text(path);
+  if (got != want) g_error("%s holds \"%s\", expected \"%s\"", path.c_str(), got.c_str(), want.c_str());
+}
+
 // A folder replaced whole: a write that fails part-way leaves the old
 // version (all files of it, none of the new), and no ".saving" folder;
 // files the new version does not write are carried over when asked.
@@ -119,14 +124,14 @@ static void test_replace_folder() {
       fail(COCOEDIT_ERR_IO, "disk full");
     });
   });
-  g_assert_cmpstr(read_text(dir + "/model-00001-of-00002.safetensors").c_str(), ==, "old 1");
-  g_assert_cmpstr(read_text(dir + "/model-00002-of-00002.safetensors").c_str(), ==, "old 2");
+  expect_text(dir + "/model-00001-of-00002.safetensors", "old 1");
+  expect_text(dir + "/model-00002-of-00002.safetensors", "old 2");
   g_assert_false(g_file_test((dir + ".saving").c_str(), G_FILE_TEST_EXISTS));
   replace_folder(
       dir, [&](const std::string &fresh) { put(fresh, "model.safetensors", "new"); },
       [](const std::string &name) { return name == "README.md"; });
-  g_assert_cmpstr(read_text(dir + "/model.safetensors").c_str(), ==, "new");
-  g_assert_cmpstr(read_text(dir + "/README.md").c_str(), ==, "card");
+  expect_text(dir + "/model.safetensors", "new");
+  expect_text(dir + "/README.md", "card");
   g_assert_false(g_file_test((dir + "/model-00001-of-00002.safetensors").c_str(), G_FILE_TEST_EXISTS));
   // A symbolic link inside is removed, never followed.
   const std::string outside = tmpdir();
@@ -134,7 +139,7 @@ static void test_replace_folder() {
   g_assert_cmpint(symlink(outside.c_str(), (dir + "/link").c_str()), ==, 0);
   remove_tree(dir);
   g_assert_false(g_file_test(dir.c_str(), G_FILE_TEST_EXISTS));
-  g_assert_cmpstr(read_text(outside + "/keep").c_str(), ==, "me");
+  expect_text(outside + "/keep", "me");
   remove_tree(outside);
   remove_tree(parent);
 }
