@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 #include "error.h"
 #include "json_config.h"
@@ -432,10 +431,8 @@ void save_weights(const std::string &dir,
     total += bytes;
   }
 
-  std::set<std::string> keep;
   if (shards.size() == 1) {
     write_safetensors(path_in(dir, "model.safetensors"), tensors, dtype, metadata);
-    keep.insert("model.safetensors");
   } else {
     std::unique_ptr<JsonBuilder, GObjectDeleter> b(json_builder_new());
     JsonBuilder *j = b.get();
@@ -450,7 +447,6 @@ void save_weights(const std::string &dir,
     for (size_t k = 0; k < shards.size(); k++) {
       gchar *name = g_strdup_printf("model-%05zu-of-%05zu.safetensors", k + 1, shards.size());
       write_safetensors(path_in(dir, name), shards[k], dtype, metadata);
-      keep.insert(name);
       for (const auto &nt : shards[k]) {
         json_builder_set_member_name(j, nt.first.c_str());
         json_builder_add_string_value(j, name);
@@ -465,21 +461,9 @@ void save_weights(const std::string &dir,
     json_generator_set_pretty(gen.get(), TRUE);
     gchar *text = json_generator_to_data(gen.get(), nullptr);
     write_file_atomic(path_in(dir, "model.safetensors.index.json"), std::string(text) + "\n");
-    keep.insert("model.safetensors.index.json");
     g_free(text);
     json_node_unref(root);
   }
-
-  // Only now that the new set is complete, drop what an earlier save left.
-  GDir *d = g_dir_open(dir.c_str(), 0, nullptr);
-  if (!d) return;
-  while (const gchar *name = g_dir_read_name(d)) {
-    std::string s(name);
-    bool ours = s == "model.safetensors" || s == "model.safetensors.index.json" ||
-                (g_str_has_prefix(name, "model-") && g_str_has_suffix(name, ".safetensors"));
-    if (ours && !keep.count(s)) g_unlink(path_in(dir, s).c_str());
-  }
-  g_dir_close(d);
 }
 
 std::string shape_text(const std::vector<int64_t> &s) {

@@ -97,9 +97,10 @@ std::map<std::string, at::Tensor> load_weights(
 
 // Writes `tensors` (in this order) as `model.safetensors`, or as
 // `model-0000k-of-0000n.safetensors` shards of at most `max_shard_bytes` plus
-// the index when that limit is not 0 and is exceeded.  Each file goes to a
-// temporary name first and is renamed into place; stale shards of an earlier
-// save are removed only after the new index is in place.
+// the index when that limit is not 0 and is exceeded, into `model_dir`.
+// Each file goes to a temporary name first and is renamed into place.  The
+// folder is expected to be fresh: save_model writes a whole new folder and
+// swaps it in (folder_io.h), so no stale shards of an earlier save remain.
 void save_weights(const std::string &model_dir,
                   const std::vector<std::pair<std::string, at::Tensor>> &tensors,
                   at::ScalarType dtype, size_t max_shard_bytes,
