@@ -128,9 +128,38 @@ class Gimp:
         self.reader.join(timeout=10)
 
 
-def start_edit(gimp):
-    """Shows the image, starts the edit from the menu with 1 step and
-    returns the image window."""
+def menu_item(gimp, menu, from_end):
+    """Opens the @menu-th menu of the image window (F10, then Right) and
+    selects its @from_end-th item from the end."""
+    gimp.xdotool("key", "F10")
+    time.sleep(0.5)
+    for _ in range(menu - 1):
+        gimp.xdotool("key", "Right")
+        time.sleep(0.2)
+    for _ in range(from_end):
+        gimp.xdotool("key", "Up")
+        time.sleep(0.1)
+
+
+def expect_refused(gimp, screen, out, action):
+    """After @action during the edit: the plug-in's message, its end, GIMP
+    still up and no crash log; a screenshot named after @action."""
+    started = time.time()
+    gimp.wait_for(lambda: MESSAGE in gimp.output(), 300, "message")
+    print("the plug-in's message came %.1f s after the %s"
+          % (time.time() - started, action))
+    gimp.wait_for(lambda: not gimp.plugin_pids(), 30, "end of the plug-in")
+    time.sleep(1.0)
+    screen.grab(0, 0, *SCREEN).savev(
+        os.path.join(out, "mid-edit-%s.png" % action.replace(" ", "-")), "png", [], [])
+    check(gimp.proc.poll() is None, "GIMP is gone")
+    check(not gimp.crash_logs(), "GIMP wrote a crash log")
+
+
+def start_edit(gimp, action):
+    """Shows the image, starts the edit from the menu with 1 step, waits
+    3 s, checks that the edit still runs and focuses the image window for
+    @action.  Returns the plug-in's processes."""
     gimp.wait_for(lambda: "COCOEDIT-READY" in gimp.output(), 180, "image")
     found = []
     gimp.wait_for(lambda: found.extend(gimp.xdotool(
@@ -141,12 +170,7 @@ def start_edit(gimp):
     time.sleep(1.0)
     # Filters is the ninth menu; CoCoEdit the last entry in it, its first
     # item Edit with Instruction….
-    gimp.xdotool("key", "F10")
-    time.sleep(0.5)
-    for _ in range(8):
-        gimp.xdotool("key", "Right")
-        time.sleep(0.2)
-    gimp.xdotool("key", "Up")
+    menu_item(gimp, 9, 1)
     time.sleep(0.3)
     gimp.xdotool("key", "Right")
     time.sleep(0.8)
@@ -160,58 +184,31 @@ def start_edit(gimp):
     gimp.xdotool("key", "Tab")
     time.sleep(0.5)
     gimp.xdotool("key", "alt+o")
-    return window
+    time.sleep(3.0)
+    pids = gimp.plugin_pids()
+    check(pids, "the edit was over before the %s" % action)
+    gimp.xdotool("windowfocus", "--sync", window)
+    return pids
 
 
 def case_close(gimp, screen, out):
-    window = start_edit(gimp)
-    time.sleep(3.0)
-    check(gimp.plugin_pids(), "the edit was over before the image was closed")
-    gimp.xdotool("windowfocus", "--sync", window)
+    start_edit(gimp, "close")
     gimp.xdotool("key", "--clearmodifiers", "ctrl+w")
-    started = time.time()
-    gimp.wait_for(lambda: MESSAGE in gimp.output(), 300, "message")
-    print("the plug-in's message came %.1f s after the close" % (time.time() - started))
-    gimp.wait_for(lambda: not gimp.plugin_pids(), 30, "end of the plug-in")
-    time.sleep(1.0)
-    screen.grab(0, 0, *SCREEN).savev(os.path.join(out, "mid-edit-close.png"), "png", [], [])
-    check(gimp.proc.poll() is None, "GIMP is gone")
-    check(not gimp.crash_logs(), "GIMP wrote a crash log")
+    expect_refused(gimp, screen, out, "close")
     check(not gimp.xdotool("search", "--onlyvisible", "--name", r"\[Untitled\]",
                            check=False), "the image is still shown")
 
 
 def case_remove_layer(gimp, screen, out):
-    window = start_edit(gimp)
-    time.sleep(3.0)
-    check(gimp.plugin_pids(), "the edit was over before the layer was removed")
-    gimp.xdotool("windowfocus", "--sync", window)
+    start_edit(gimp, "layer removal")
     # Layer > Delete Layers: the sixth menu, its tenth item from the end.
-    gimp.xdotool("key", "F10")
-    time.sleep(0.5)
-    for _ in range(5):
-        gimp.xdotool("key", "Right")
-        time.sleep(0.2)
-    for _ in range(10):
-        gimp.xdotool("key", "Up")
-        time.sleep(0.1)
+    menu_item(gimp, 6, 10)
     gimp.xdotool("key", "Return")
-    started = time.time()
-    gimp.wait_for(lambda: MESSAGE in gimp.output(), 300, "message")
-    print("the plug-in's message came %.1f s after the removal" % (time.time() - started))
-    gimp.wait_for(lambda: not gimp.plugin_pids(), 30, "end of the plug-in")
-    time.sleep(1.0)
-    screen.grab(0, 0, *SCREEN).savev(os.path.join(out, "mid-edit-remove-layer.png"), "png", [], [])
-    check(gimp.proc.poll() is None, "GIMP is gone")
-    check(not gimp.crash_logs(), "GIMP wrote a crash log")
+    expect_refused(gimp, screen, out, "layer removal")
 
 
 def case_quit(gimp, screen, out):
-    window = start_edit(gimp)
-    time.sleep(3.0)
-    pids = gimp.plugin_pids()
-    check(pids, "the edit was over before GIMP was asked to quit")
-    gimp.xdotool("windowfocus", "--sync", window)
+    pids = start_edit(gimp, "quit")
     gimp.xdotool("key", "--clearmodifiers", "ctrl+q")
     started = time.time()
     gimp.wait_for(lambda: gimp.proc.poll() is not None, 60, "GIMP's exit",
