@@ -109,6 +109,8 @@ cocoedit_region_new (GimpDrawable  *drawable,
     }
 
   image = gimp_item_get_image (GIMP_ITEM (drawable));
+  region->drawable_width  = gimp_drawable_get_width (drawable);
+  region->drawable_height = gimp_drawable_get_height (drawable);
   region->has_mask      = ! gimp_selection_is_empty (image);
   region->native_format = gimp_drawable_get_format (drawable);
 
@@ -252,8 +254,11 @@ cocoedit_region_apply (CocoeditRegion      *region,
                              "while the edit ran; nothing was changed."));
       return NULL;
     }
-  if (gimp_drawable_get_width (drawable)  < region->bounds.x + region->bounds.width ||
-      gimp_drawable_get_height (drawable) < region->bounds.y + region->bounds.height)
+  /* A resized layer's pixels moved within it (its boundary grew or shrank
+   * on some side): the result would land in the wrong place.
+   */
+  if (gimp_drawable_get_width (drawable)  != region->drawable_width ||
+      gimp_drawable_get_height (drawable) != region->drawable_height)
     {
       g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
                            _("The layer changed size while the edit ran; "

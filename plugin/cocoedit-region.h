@@ -27,6 +27,8 @@ typedef enum
 typedef struct
 {
   GimpDrawable   *drawable;
+  gint            drawable_width;  /* its size when the pixels were read  */
+  gint            drawable_height;
 
   /* In drawable coordinates: the pixels handed to the engine (the
    * selection's bounds plus context), and the selection's bounds on the

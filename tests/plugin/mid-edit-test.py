@@ -16,6 +16,8 @@ minute) to act while it runs.  Three seconds after OK:
                 no crash log appears.
   remove_layer  Layer > Delete Layers: the same must hold (the screenshot
                 shows the image without layers).
+  resize_layer  Layer > Resize Layers to Selection: the plug-in must say
+                that the layer changed size (its pixels moved within it).
   quit          Ctrl+Q.  GIMP must exit with 0 within a minute, the
                 plug-in's process must be gone with it (no engine left
                 computing), and no crash log appears.
@@ -42,6 +44,7 @@ dialog = importlib.machinery.SourceFileLoader(
 
 SCREEN = (1280, 900)
 MESSAGE = "removed or its image closed while the edit ran"
+RESIZED = "changed size while the edit ran"
 
 SETUP = """
 import gi
@@ -141,11 +144,11 @@ def menu_item(gimp, menu, from_end):
         time.sleep(0.1)
 
 
-def expect_refused(gimp, screen, out, action):
+def expect_refused(gimp, screen, out, action, message=MESSAGE):
     """After @action during the edit: the plug-in's message, its end, GIMP
     still up and no crash log; a screenshot named after @action."""
     started = time.time()
-    gimp.wait_for(lambda: MESSAGE in gimp.output(), 300, "message")
+    gimp.wait_for(lambda: message in gimp.output(), 300, "message")
     print("the plug-in's message came %.1f s after the %s"
           % (time.time() - started, action))
     gimp.wait_for(lambda: not gimp.plugin_pids(), 30, "end of the plug-in")
@@ -207,6 +210,14 @@ def case_remove_layer(gimp, screen, out):
     expect_refused(gimp, screen, out, "layer removal")
 
 
+def case_resize_layer(gimp, screen, out):
+    start_edit(gimp, "layer resize")
+    # Layer > Resize Layers to Selection: its second item from the end.
+    menu_item(gimp, 6, 2)
+    gimp.xdotool("key", "Return")
+    expect_refused(gimp, screen, out, "layer resize", RESIZED)
+
+
 def case_quit(gimp, screen, out):
     pids = start_edit(gimp, "quit")
     gimp.xdotool("key", "--clearmodifiers", "ctrl+q")
@@ -234,7 +245,7 @@ def main():
     parser.add_argument("--kontext", required=True,
                         help="the tiny FLUX.1 Kontext folder")
     parser.add_argument("--out", required=True, help="folder for screenshots")
-    parser.add_argument("--cases", default="close,remove_layer,quit")
+    parser.add_argument("--cases", default="close,remove_layer,resize_layer,quit")
     args = parser.parse_args()
 
     for tool in ("Xvfb", "xdotool", "gimp-3.0"):
