@@ -24,12 +24,14 @@
 #include "cocoedit-dialog.h"
 #include "cocoedit-history.h"
 #include "cocoedit-models.h"
+#include "cocoedit-record.h"
 #include "cocoedit-region.h"
 #include "cocoedit-runner.h"
 
 
 #define PLUG_IN_PROC        "plug-in-cocoedit"
 #define PLUG_IN_REPEAT_PROC "plug-in-cocoedit-repeat"
+#define PLUG_IN_REGEN_PROC  "plug-in-cocoedit-regenerate"
 #define PLUG_IN_BINARY      "cocoedit-gimp"
 #define PLUG_IN_MENU        "<Image>/Filters/CoCoEdit"
 #define PREVIEW_MAX_SIZE    480
@@ -100,12 +102,30 @@ static GimpValueArray * cocoedit_run_repeat       (GimpProcedure        *procedu
                                                    GimpDrawable        **drawables,
                                                    GimpProcedureConfig  *config,
                                                    gpointer              run_data);
+static GimpValueArray * cocoedit_run_regenerate   (GimpProcedure        *procedure,
+                                                   GimpRunMode           run_mode,
+                                                   GimpImage            *image,
+                                                   GimpDrawable        **drawables,
+                                                   GimpProcedureConfig  *config,
+                                                   gpointer              run_data);
 
-static gboolean         cocoedit_dialog_run_ui    (GimpProcedure        *procedure,
+typedef enum
+{
+  DIALOG_CANCEL,
+  DIALOG_OK,
+  DIALOG_REGENERATE
+} DialogResult;
+
+static DialogResult     cocoedit_dialog_run_ui    (GimpProcedure        *procedure,
                                                    GimpProcedureConfig  *config,
                                                    GimpDrawable         *drawable,
                                                    CocoeditRunner       *runner,
-                                                   Preview             **preview);
+                                                   Preview             **preview,
+                                                   gboolean             *keep_seed);
+static GimpValueArray * regenerate_from_dialog    (GimpProcedure        *procedure,
+                                                   GimpImage            *image,
+                                                   GimpDrawable         *drawable,
+                                                   gboolean              keep_seed);
 
 static void             settings_get              (Settings             *settings,
                                                    GimpProcedureConfig  *config);
@@ -118,6 +138,12 @@ static void             edit_job_init             (CocoeditEditJob      *job,
                                                    const Settings       *settings,
                                                    const gchar          *model_dir,
                                                    CocoeditRegion       *region);
+static gboolean         run_with_progress         (CocoeditRunner       *runner,
+                                                   CocoeditEditJob      *job,
+                                                   GError              **error);
+static CocoeditRecord * record_new                (const Settings       *settings,
+                                                   const gchar          *model_dir,
+                                                   GimpDrawable         *source);
 static gchar          * progress_text             (CocoeditPhase         phase,
                                                    gint                  step,
                                                    gint                  n_steps,
@@ -151,6 +177,7 @@ cocoedit_query_procedures (GimpPlugIn *plug_in)
 
   list = g_list_append (list, g_strdup (PLUG_IN_PROC));
   list = g_list_append (list, g_strdup (PLUG_IN_REPEAT_PROC));
+  list = g_list_append (list, g_strdup (PLUG_IN_REGEN_PROC));
 
   return list;
 }
@@ -176,7 +203,9 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
            "The selection is the region that may change, feathered "
            "selections blend softly, and every pixel outside it stays as "
            "it was. The result goes into a new layer above the source "
-           "layer, or replaces the layer's content."),
+           "layer, with the selection as its layer mask, or replaces the "
+           "layer's content. Run on such a layer, it edits the result "
+           "again."),
          name);
       gimp_procedure_add_layer_return_value (procedure, "layer",
                                              _("Layer"),
@@ -263,6 +292,33 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                              FALSE, G_PARAM_READWRITE);
     }
 
+  else if (! strcmp (name, PLUG_IN_REGEN_PROC))
+    {
+      procedure = gimp_image_procedure_new (plug_in, name,
+                                            GIMP_PDB_PROC_TYPE_PLUGIN,
+                                            cocoedit_run_regenerate, NULL, NULL);
+
+      gimp_procedure_set_menu_label (procedure, _("Re_generate"));
+      gimp_procedure_set_documentation
+        (procedure,
+         _("Make a layer made by CoCoEdit again"),
+         _("Runs the edit that made the active layer again, with the same "
+           "instruction, source layer, selection and settings, and a new "
+           "seed unless told otherwise. The layer keeps its place, name "
+           "and layer mask."),
+         name);
+      gimp_procedure_add_layer_return_value (procedure, "layer",
+                                             _("Layer"),
+                                             _("The layer that holds the "
+                                               "result"),
+                                             FALSE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_argument (procedure, "new-seed",
+                                           _("_New seed"),
+                                           _("Pick a new seed; otherwise "
+                                             "the layer's own seed is used"),
+                                           TRUE, G_PARAM_READWRITE);
+    }
+
   if (procedure)
     {
       gimp_procedure_set_image_types (procedure, "RGB*, GRAY*");
@@ -330,6 +386,7 @@ cocoedit_run (GimpProcedure        *procedure,
   GimpDrawable     *result   = NULL;
   Settings          settings = { NULL, };
   CocoeditEditJob   job      = { NULL, };
+  CocoeditRecord   *record   = NULL;
   GimpPDBStatusType status   = GIMP_PDB_SUCCESS;
   gchar            *model_dir = NULL;
   gchar            *name;
@@ -364,12 +421,19 @@ cocoedit_run (GimpProcedure        *procedure,
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
     {
+      DialogResult answer;
+      gboolean     keep_seed = FALSE;
+
       gimp_ui_init (PLUG_IN_BINARY);
 
-      if (! cocoedit_dialog_run_ui (procedure, config, drawable, runner,
-                                    &preview))
+      answer = cocoedit_dialog_run_ui (procedure, config, drawable, runner,
+                                       &preview, &keep_seed);
+      if (answer != DIALOG_OK)
         {
           g_object_unref (runner);
+          if (answer == DIALOG_REGENERATE)
+            return regenerate_from_dialog (procedure, image, drawable,
+                                           keep_seed);
           return gimp_procedure_new_return_values (procedure,
                                                    GIMP_PDB_CANCEL, NULL);
         }
@@ -405,9 +469,7 @@ cocoedit_run (GimpProcedure        *procedure,
     {
       gchar *key = settings_key (&settings, model_dir);
 
-      region = cocoedit_region_new (drawable,
-                                    settings.output_mode == COCOEDIT_OUTPUT_REPLACE,
-                                    &error);
+      region = cocoedit_region_new (drawable, NULL, &error);
       if (! region)
         {
           g_free (key);
@@ -437,42 +499,33 @@ cocoedit_run (GimpProcedure        *procedure,
 
   if (! region)
     {
-      ProgressState state = { runner, COCOEDIT_PHASE_IDLE };
-
       if (settings.random_seed && run_mode != GIMP_RUN_NONINTERACTIVE)
         {
           settings.seed = g_random_int_range (0, G_MAXINT);
           g_object_set (config, COCOEDIT_PROP_SEED, settings.seed, NULL);
         }
 
-      region = cocoedit_region_new (drawable,
-                                    settings.output_mode == COCOEDIT_OUTPUT_REPLACE,
-                                    &error);
+      region = cocoedit_region_new (drawable, NULL, &error);
       if (! region)
         {
           status = GIMP_PDB_EXECUTION_ERROR;
           goto out;
         }
 
-      gimp_progress_init (_("CoCoEdit: editing"));
-
       edit_job_init (&job, &settings, model_dir, region);
 
-      if (! cocoedit_runner_edit_sync (runner, &job, NULL,
-                                       progress_poll, &state, &error))
+      if (! run_with_progress (runner, &job, &error))
         {
           status = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ?
                    GIMP_PDB_CANCEL : GIMP_PDB_EXECUTION_ERROR;
-          gimp_progress_end ();
           goto out;
         }
-
-      gimp_progress_update (1.0);
-      gimp_progress_end ();
     }
 
+  record = record_new (&settings, model_dir, drawable);
   name   = cocoedit_layer_name_from_prompt (settings.prompt);
-  result = cocoedit_region_apply (region, settings.output_mode, name, &error);
+  result = cocoedit_region_apply (region, settings.output_mode, name,
+                                  record, NULL, &error);
   g_free (name);
 
   if (! result)
@@ -497,6 +550,7 @@ cocoedit_run (GimpProcedure        *procedure,
 
   cocoedit_edit_job_clear (&job);
   cocoedit_region_free (region);
+  cocoedit_record_free (record);
   g_clear_pointer (&preview, preview_free);
   settings_clear (&settings);
   g_free (model_dir);
@@ -553,6 +607,242 @@ cocoedit_run_repeat (GimpProcedure        *procedure,
   return return_vals;
 }
 
+
+static gboolean
+run_with_progress (CocoeditRunner   *runner,
+                   CocoeditEditJob  *job,
+                   GError          **error)
+{
+  ProgressState state = { runner, COCOEDIT_PHASE_IDLE };
+  gboolean      success;
+
+  gimp_progress_init (_("CoCoEdit: editing"));
+
+  success = cocoedit_runner_edit_sync (runner, job, NULL,
+                                       progress_poll, &state, error);
+  if (success)
+    gimp_progress_update (1.0);
+
+  gimp_progress_end ();
+
+  return success;
+}
+
+static const gchar * const device_names[] =
+{
+  [COCOEDIT_DEVICE_AUTO] = "auto",
+  [COCOEDIT_DEVICE_CPU]  = "cpu",
+  [COCOEDIT_DEVICE_CUDA] = "cuda"
+};
+
+/* How the result of @settings on @source is made: the chain of
+ * instructions goes on when @source is itself a CoCoEdit layer.
+ */
+static CocoeditRecord *
+record_new (const Settings *settings,
+            const gchar    *model_dir,
+            GimpDrawable   *source)
+{
+  CocoeditRecord *record   = cocoedit_record_new ();
+  CocoeditRecord *earlier  = cocoedit_region_get_record (source, NULL);
+  GStrvBuilder   *chain    = g_strv_builder_new ();
+
+  if (earlier)
+    g_strv_builder_addv (chain, (const gchar **) earlier->chain);
+  g_strv_builder_add (chain, settings->prompt);
+
+  g_strfreev (record->chain);
+  record->chain         = g_strv_builder_end (chain);
+  record->seed          = settings->seed;
+  record->steps         = settings->steps;
+  record->guidance      = settings->guidance;
+  record->strength      = settings->strength;
+  g_free (record->model);
+  record->model         = g_strdup (model_dir);
+  g_free (record->device);
+  record->device        = g_strdup (device_names[settings->device]);
+  record->source_tattoo = gimp_item_get_tattoo (GIMP_ITEM (source));
+
+  g_strv_builder_unref (chain);
+  cocoedit_record_free (earlier);
+
+  return record;
+}
+
+/* Regenerate: the edit that made a CoCoEdit layer, again, from its source
+ * layer and saved selection as they are now, into that layer's place.
+ */
+static GimpValueArray *
+cocoedit_run_regenerate (GimpProcedure        *procedure,
+                         GimpRunMode           run_mode,
+                         GimpImage            *image,
+                         GimpDrawable        **drawables,
+                         GimpProcedureConfig  *config,
+                         gpointer              run_data)
+{
+  GimpValueArray   *return_vals;
+  GimpDrawable     *drawable;
+  GimpLayer        *source;
+  GimpChannel      *channel  = NULL;
+  CocoeditRunner   *runner   = NULL;
+  CocoeditRegion   *region   = NULL;
+  CocoeditRecord   *record   = NULL;
+  CocoeditEditJob   job      = { NULL, };
+  Settings          settings = { NULL, };
+  GimpDrawable     *result   = NULL;
+  GimpPDBStatusType status   = GIMP_PDB_EXECUTION_ERROR;
+  gchar            *model_dir = NULL;
+  gboolean          new_seed;
+  guint             i;
+  GError           *error    = NULL;
+
+  gegl_init (NULL, NULL);
+
+  g_object_get (config, "new-seed", &new_seed, NULL);
+
+  if (gimp_core_object_array_get_length ((GObject **) drawables) != 1 ||
+      ! GIMP_IS_LAYER (drawables[0]))
+    {
+      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Procedure '%s' works with exactly one layer."),
+                   PLUG_IN_REGEN_PROC);
+      status = GIMP_PDB_CALLING_ERROR;
+      goto out;
+    }
+  drawable = drawables[0];
+
+  record = cocoedit_region_get_record (drawable, &error);
+  if (! record)
+    {
+      if (! error)
+        g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                             _("This layer was not made by CoCoEdit: "
+                               "select a layer that Edit with Instruction "
+                               "made, or use Edit with Instruction."));
+      status = GIMP_PDB_CALLING_ERROR;
+      goto out;
+    }
+
+  source = gimp_image_get_layer_by_tattoo (image, record->source_tattoo);
+  if (! source || GIMP_DRAWABLE (source) == drawable)
+    {
+      g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                           _("The layer this one was made from is no longer "
+                             "in the image, so it cannot be made again. Use "
+                             "Edit with Instruction on a layer instead."));
+      goto out;
+    }
+
+  if (record->selection_tattoo)
+    {
+      channel = gimp_image_get_channel_by_tattoo (image,
+                                                  record->selection_tattoo);
+      if (! channel)
+        {
+          g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                               _("The channel that keeps this layer's "
+                                 "selection was deleted, so it cannot be "
+                                 "made again. Select the area and use Edit "
+                                 "with Instruction instead."));
+          goto out;
+        }
+    }
+
+  settings.prompt      = g_strdup (cocoedit_record_get_prompt (record));
+  settings.seed        = new_seed ? g_random_int_range (0, G_MAXINT)
+                                  : record->seed;
+  settings.steps       = record->steps;
+  settings.guidance    = record->guidance;
+  settings.strength    = record->strength;
+  settings.model_path  = g_strdup (record->model);
+  settings.device      = COCOEDIT_DEVICE_AUTO;
+  for (i = 0; i < G_N_ELEMENTS (device_names); i++)
+    if (! strcmp (record->device, device_names[i]))
+      settings.device = i;
+
+  model_dir = cocoedit_find_model (settings.model_path, &error);
+  if (! model_dir)
+    goto out;
+
+  region = cocoedit_region_new (GIMP_DRAWABLE (source), channel, &error);
+  if (! region)
+    goto out;
+
+  runner = cocoedit_runner_new (0);
+  edit_job_init (&job, &settings, model_dir, region);
+
+  if (! run_with_progress (runner, &job, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        status = GIMP_PDB_CANCEL;
+      goto out;
+    }
+
+  record->seed = settings.seed;
+  result = cocoedit_region_apply (region, COCOEDIT_OUTPUT_NEW_LAYER, NULL,
+                                  record, GIMP_LAYER (drawable), &error);
+  if (result)
+    {
+      status = GIMP_PDB_SUCCESS;
+      if (run_mode != GIMP_RUN_NONINTERACTIVE)
+        gimp_displays_flush ();
+    }
+
+ out:
+  return_vals = gimp_procedure_new_return_values (procedure, status, error);
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_LAYER (result));
+
+  cocoedit_edit_job_clear (&job);
+  cocoedit_region_free (region);
+  cocoedit_record_free (record);
+  settings_clear (&settings);
+  g_free (model_dir);
+  g_clear_object (&runner);
+
+  return return_vals;
+}
+
+
+/* The dialog's Regenerate button: Filters > CoCoEdit > Regenerate, with
+ * a new seed or the layer's own.
+ */
+static GimpValueArray *
+regenerate_from_dialog (GimpProcedure *procedure,
+                        GimpImage     *image,
+                        GimpDrawable  *drawable,
+                        gboolean       keep_seed)
+{
+  GimpValueArray    *regen_vals;
+  GimpValueArray    *return_vals;
+  GimpPDBStatusType  status;
+  GError            *error = NULL;
+
+  regen_vals = gimp_procedure_run (gimp_pdb_lookup_procedure (gimp_get_pdb (),
+                                                              PLUG_IN_REGEN_PROC),
+                                   "run-mode",  GIMP_RUN_INTERACTIVE,
+                                   "image",     image,
+                                   "drawables", (GimpDrawable *[]) { drawable, NULL },
+                                   "new-seed",  ! keep_seed,
+                                   NULL);
+  status = GIMP_VALUES_GET_ENUM (regen_vals, 0);
+
+  if (status != GIMP_PDB_SUCCESS && status != GIMP_PDB_CANCEL)
+    {
+      const gchar *message = gimp_pdb_get_last_error (gimp_get_pdb ());
+
+      g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
+                           message && *message ? message
+                                               : _("The edit failed."));
+    }
+
+  return_vals = gimp_procedure_new_return_values (procedure, status, error);
+  if (status == GIMP_PDB_SUCCESS)
+    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_VALUES_GET_LAYER (regen_vals, 1));
+  gimp_value_array_unref (regen_vals);
+
+  return return_vals;
+}
 
 /*  settings  */
 
@@ -900,10 +1190,7 @@ preview_requested (CocoeditDialog *dialog,
   preview->ui = ui;
 
   if (model_dir)
-    preview->region = cocoedit_region_new (ui->drawable,
-                                           settings.output_mode ==
-                                           COCOEDIT_OUTPUT_REPLACE,
-                                           &error);
+    preview->region = cocoedit_region_new (ui->drawable, NULL, &error);
 
   if (! model_dir || ! preview->region)
     {
@@ -1056,21 +1343,55 @@ engine_update (GimpProcedureConfig *config,
   settings_clear (&settings);
 }
 
-static gboolean
+/* What the dialog says about a CoCoEdit layer: how it was made. */
+static gchar *
+record_summary (const CocoeditRecord *record)
+{
+  gchar *chain = g_strjoinv (" → ", record->chain);
+  gchar  steps[32];
+  gchar  guidance[G_ASCII_DTOSTR_BUF_SIZE];
+  gchar *text;
+
+  if (record->steps > 0)
+    g_snprintf (steps, sizeof (steps), "%d", record->steps);
+  else
+    g_strlcpy (steps, _("Auto"), sizeof (steps));
+
+  if (record->guidance > 0.0)
+    g_snprintf (guidance, sizeof (guidance), "%.1f", record->guidance);
+  else
+    g_strlcpy (guidance, _("Auto"), sizeof (guidance));
+
+  /* TRANSLATORS: the instructions (first → last), seed, steps, guidance,
+   * strength and the model's folder of a layer made by CoCoEdit
+   */
+  text = g_strdup_printf (_("“%s”\nSeed %d, steps %s, guidance %s, "
+                            "strength %.2f\nModel: %s"),
+                          chain, record->seed, steps, guidance,
+                          record->strength, record->model);
+  g_free (chain);
+
+  return text;
+}
+
+static DialogResult
 cocoedit_dialog_run_ui (GimpProcedure        *procedure,
                         GimpProcedureConfig  *config,
                         GimpDrawable         *drawable,
                         CocoeditRunner       *runner,
-                        Preview             **preview)
+                        Preview             **preview,
+                        gboolean             *keep_seed)
 {
-  Ui            *ui;
-  GtkWidget     *dialog;
-  GdkPixbuf     *before = NULL;
-  GeglRectangle  crop, bounds;
-  gint           margin;
-  gchar         *path;
-  gchar        **recent;
-  gboolean       run;
+  Ui             *ui;
+  GtkWidget      *dialog;
+  GdkPixbuf      *before = NULL;
+  CocoeditRecord *record;
+  GeglRectangle   crop, bounds;
+  gint            margin;
+  gchar          *path;
+  gchar         **recent;
+  gboolean        run;
+  DialogResult    answer;
 
   /* Model loads may answer after the dialog is gone: they hold a
    * reference on @ui and find its dialog cleared.
@@ -1080,7 +1401,8 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   ui->drawable = drawable;
   ui->runner   = runner;
 
-  if (cocoedit_region_get_bounds (drawable, &crop, &bounds, &margin, NULL))
+  if (cocoedit_region_get_bounds (drawable, NULL, &crop, &bounds, &margin,
+                                  NULL))
     before = cocoedit_region_get_thumbnail (drawable, &crop, PREVIEW_MAX_SIZE);
 
   dialog     = cocoedit_dialog_new (procedure, config, before);
@@ -1095,6 +1417,16 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
 
   offer_models (ui->dialog);
 
+  record = cocoedit_region_get_record (drawable, NULL);
+  if (record)
+    {
+      gchar *text = record_summary (record);
+
+      cocoedit_dialog_set_made_with (ui->dialog, text);
+      g_free (text);
+      cocoedit_record_free (record);
+    }
+
   g_signal_connect (dialog, "preview-requested",
                     G_CALLBACK (preview_requested), ui);
   g_signal_connect (dialog, "preview-cancelled",
@@ -1104,6 +1436,13 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   engine_update (config, NULL, ui);
 
   run = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
+
+  if (run)
+    answer = DIALOG_OK;
+  else if (cocoedit_dialog_get_regenerate (ui->dialog, keep_seed))
+    answer = DIALOG_REGENERATE;
+  else
+    answer = DIALOG_CANCEL;
 
   g_signal_handlers_disconnect_by_func (config, engine_update, ui);
   ui->dialog = NULL;
@@ -1121,5 +1460,5 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   g_clear_pointer (&ui->done, preview_free);
   g_rc_box_release (ui);
 
-  return run;
+  return answer;
 }

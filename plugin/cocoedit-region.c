@@ -32,14 +32,73 @@ static void   * image_alloc          (cocoedit_image        *image,
                                       gint                   height,
                                       cocoedit_pixel_format  format);
 static guchar * region_compose       (CocoeditRegion        *region);
+static const Babl * mask_format      (GimpDrawable          *drawable);
 static GdkPixbuf * rgba_to_pixbuf    (CocoeditRegion        *region,
                                       const cocoedit_image  *image,
                                       gint                   width,
                                       gint                   height);
 
 
+/* The bounds of the non-zero pixels of @channel (image-sized) on
+ * @drawable, in drawable coordinates.  Read tile by tile: a channel can
+ * be as large as the image.
+ */
+static gboolean
+channel_intersect (GimpChannel   *channel,
+                   GimpDrawable  *drawable,
+                   GeglRectangle *bounds)
+{
+  GimpImage          *image = gimp_item_get_image (GIMP_ITEM (channel));
+  GeglBuffer         *buffer;
+  GeglBufferIterator *iter;
+  GeglRectangle       area;
+  gint                offset_x, offset_y;
+  gint                x1 = G_MAXINT, y1 = G_MAXINT, x2 = G_MININT, y2 = G_MININT;
+
+  gimp_drawable_get_offsets (drawable, &offset_x, &offset_y);
+  gegl_rectangle_set (&area, offset_x, offset_y,
+                      gimp_drawable_get_width (drawable),
+                      gimp_drawable_get_height (drawable));
+  if (! gegl_rectangle_intersect (&area, &area,
+                                  GEGL_RECTANGLE (0, 0,
+                                                  gimp_image_get_width (image),
+                                                  gimp_image_get_height (image))))
+    return FALSE;
+
+  buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (channel));
+  iter   = gegl_buffer_iterator_new (buffer, &area, 0, babl_format ("Y float"),
+                                     GEGL_ACCESS_READ, GEGL_ABYSS_NONE, 1);
+
+  while (gegl_buffer_iterator_next (iter))
+    {
+      const gfloat        *data = iter->items[0].data;
+      const GeglRectangle *roi  = &iter->items[0].roi;
+      gint                 x, y;
+
+      for (y = 0; y < roi->height; y++)
+        for (x = 0; x < roi->width; x++)
+          if (*data++ > 0.0f)
+            {
+              x1 = MIN (x1, roi->x + x);
+              y1 = MIN (y1, roi->y + y);
+              x2 = MAX (x2, roi->x + x + 1);
+              y2 = MAX (y2, roi->y + y + 1);
+            }
+    }
+  g_object_unref (buffer);
+
+  if (x2 <= x1 || y2 <= y1)
+    return FALSE;
+
+  gegl_rectangle_set (bounds, x1 - offset_x, y1 - offset_y, x2 - x1, y2 - y1);
+
+  return TRUE;
+}
+
+/* @channel: the edit's mask, image-sized; NULL: the image's selection. */
 gboolean
 cocoedit_region_get_bounds (GimpDrawable   *drawable,
+                            GimpChannel    *channel,
                             GeglRectangle  *crop,
                             GeglRectangle  *bounds,
                             gint           *context_margin,
@@ -51,31 +110,48 @@ cocoedit_region_get_bounds (GimpDrawable   *drawable,
   gint       x, y, w, h;
   gint       margin;
 
-  if (! gimp_drawable_mask_intersect (drawable, &x, &y, &w, &h) ||
-      w <= 0 || h <= 0)
+  if (channel)
     {
-      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
-                           _("The selection does not overlap the layer. "
-                             "Select a part of the layer to edit, or "
-                             "select nothing to edit all of it."));
-      return FALSE;
+      if (! channel_intersect (channel, drawable, bounds))
+        {
+          g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                               _("The selection saved with this layer is "
+                                 "empty or does not overlap its source "
+                                 "layer."));
+          return FALSE;
+        }
+    }
+  else
+    {
+      if (! gimp_drawable_mask_intersect (drawable, &x, &y, &w, &h) ||
+          w <= 0 || h <= 0)
+        {
+          g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                               _("The selection does not overlap the layer. "
+                                 "Select a part of the layer to edit, or "
+                                 "select nothing to edit all of it."));
+          return FALSE;
+        }
+
+      gegl_rectangle_set (bounds, x, y, w, h);
+
+      if (gimp_selection_is_empty (image))
+        {
+          *crop           = *bounds;
+          *context_margin = -1;
+          return TRUE;
+        }
     }
 
-  gegl_rectangle_set (bounds, x, y, w, h);
-
-  if (gimp_selection_is_empty (image))
-    {
-      *crop           = *bounds;
-      *context_margin = -1;
-      return TRUE;
-    }
+  w = bounds->width;
+  h = bounds->height;
 
   /* The same margin the engine picks by itself: a quarter of the
    * selection's size, so that the model sees what surrounds it.
    */
   margin = MAX (MAX (w, h) / 4, MIN_CONTEXT_MARGIN);
 
-  gegl_rectangle_set (crop, x - margin, y - margin,
+  gegl_rectangle_set (crop, bounds->x - margin, bounds->y - margin,
                       w + 2 * margin, h + 2 * margin);
   gegl_rectangle_intersect (crop, crop,
                             GEGL_RECTANGLE (0, 0, width, height));
@@ -86,7 +162,7 @@ cocoedit_region_get_bounds (GimpDrawable   *drawable,
 
 CocoeditRegion *
 cocoedit_region_new (GimpDrawable  *drawable,
-                     gboolean       hard_mask,
+                     GimpChannel   *channel,
                      GError       **error)
 {
   CocoeditRegion        *region;
@@ -99,9 +175,9 @@ cocoedit_region_new (GimpDrawable  *drawable,
 
   region = g_new0 (CocoeditRegion, 1);
   region->drawable  = g_object_ref (drawable);
-  region->hard_mask = hard_mask;
 
-  if (! cocoedit_region_get_bounds (drawable, &region->crop, &region->bounds,
+  if (! cocoedit_region_get_bounds (drawable, channel,
+                                    &region->crop, &region->bounds,
                                     &region->context_margin, error))
     {
       cocoedit_region_free (region);
@@ -111,7 +187,7 @@ cocoedit_region_new (GimpDrawable  *drawable,
   image = gimp_item_get_image (GIMP_ITEM (drawable));
   region->drawable_width  = gimp_drawable_get_width (drawable);
   region->drawable_height = gimp_drawable_get_height (drawable);
-  region->has_mask      = ! gimp_selection_is_empty (image);
+  region->has_mask      = channel || ! gimp_selection_is_empty (image);
   region->native_format = gimp_drawable_get_format (drawable);
 
   type = babl_format_get_type (region->native_format, 0);
@@ -149,6 +225,7 @@ cocoedit_region_new (GimpDrawable  *drawable,
     {
       GimpDrawable *selection;
       GeglBuffer   *sel_buffer;
+      gfloat       *soft;
       const Babl   *sel_format;
       GeglRectangle rect;
       gfloat       *mask;
@@ -161,7 +238,9 @@ cocoedit_region_new (GimpDrawable  *drawable,
                                      region->bounds.height * native_bpp);
       mask = image_alloc (&region->mask, region->crop.width,
                           region->crop.height, COCOEDIT_GRAY_F32);
-      if (! region->native || ! mask)
+      soft = image_alloc (&region->selection, region->crop.width,
+                          region->crop.height, COCOEDIT_GRAY_F32);
+      if (! region->native || ! mask || ! soft)
         {
           g_object_unref (buffer);
           g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
@@ -178,14 +257,11 @@ cocoedit_region_new (GimpDrawable  *drawable,
        * or larger than the canvas.  Outside the canvas nothing is
        * selected (abyss is zero).
        */
-      selection = GIMP_DRAWABLE (gimp_image_get_selection (image));
+      selection = channel ? GIMP_DRAWABLE (channel)
+                          : GIMP_DRAWABLE (gimp_image_get_selection (image));
       gimp_drawable_get_offsets (drawable, &offset_x, &offset_y);
 
-      sel_format = gimp_drawable_get_format (selection);
-      if (babl_get_model_flags (sel_format) & BABL_MODEL_FLAG_LINEAR)
-        sel_format = babl_format ("Y float");
-      else
-        sel_format = babl_format ("Y' float");
+      sel_format = mask_format (selection);
 
       rect = region->crop;
       rect.x += offset_x;
@@ -193,20 +269,19 @@ cocoedit_region_new (GimpDrawable  *drawable,
 
       sel_buffer = gimp_drawable_get_buffer (selection);
       gegl_buffer_get (sel_buffer, &rect, 1.0, sel_format,
-                       mask, region->mask.stride, GEGL_ABYSS_NONE);
+                       soft, region->selection.stride, GEGL_ABYSS_NONE);
       g_object_unref (sel_buffer);
 
+      /* GIMP blends the result through the selection itself (the new
+       * layer's mask, or gimp_drawable_merge_shadow when replacing): the
+       * engine gets the selected area as a hard mask, or the blend would
+       * be applied twice.
+       */
       n = region->crop.width * region->crop.height;
       for (i = 0; i < n; i++)
         {
-          gfloat v = CLAMP (mask[i], 0.0f, 1.0f);
-
-          /* GIMP composites a replaced drawable through the selection
-           * itself (gimp_drawable_merge_shadow): the engine then gets the
-           * selected area as a hard mask, or the blend would be applied
-           * twice.
-           */
-          mask[i] = hard_mask ? (v > 0.0f ? 1.0f : 0.0f) : v;
+          soft[i] = CLAMP (soft[i], 0.0f, 1.0f);
+          mask[i] = soft[i] > 0.0f ? 1.0f : 0.0f;
         }
     }
 
@@ -224,15 +299,201 @@ cocoedit_region_free (CocoeditRegion *region)
   g_clear_object (&region->drawable);
   g_free (region->source.data);
   g_free (region->mask.data);
+  g_free (region->selection.data);
   g_free (region->output.data);
   g_free (region->native);
   g_free (region);
+}
+
+/* The image's layer or channel that the user may have removed, or whose
+ * image was closed, while the edit ran.
+ */
+static gboolean
+item_is_gone (GimpItem *item)
+{
+  GimpImage *image;
+
+  return ! gimp_item_is_valid (item) ||
+         ! (image = gimp_item_get_image (item)) ||
+         ! gimp_image_is_valid (image);
+}
+
+/* The soft selection the pixels were read with, as a layer mask of
+ * @layer (which has the source's size and offsets) or as a channel.
+ */
+static void
+region_write_mask (CocoeditRegion *region,
+                   GimpDrawable   *target,
+                   gint            offset_x,
+                   gint            offset_y)
+{
+  GeglBuffer    *buffer = gimp_drawable_get_buffer (target);
+  GeglRectangle  rect   = region->crop;
+
+  rect.x += offset_x;
+  rect.y += offset_y;
+  gegl_buffer_set (buffer, &rect, 0, mask_format (target),
+                   region->selection.data, region->selection.stride);
+  g_object_unref (buffer);
+}
+
+/* Saves the selection as a hidden channel, so that Regenerate finds it
+ * after the user selected something else.
+ */
+static GimpChannel *
+region_save_selection (CocoeditRegion *region,
+                       GimpImage      *image,
+                       const gchar    *layer_name)
+{
+  GimpChannel *channel;
+  GeglColor   *color = gegl_color_new ("black");
+  gchar       *name;
+  gint         offset_x, offset_y;
+
+  /* TRANSLATORS: name of the channel that keeps an edit's selection;
+   * %s is the layer's name (the instruction)
+   */
+  name    = g_strdup_printf (_("CoCoEdit selection: %s"), layer_name);
+  channel = gimp_channel_new (image, name,
+                              gimp_image_get_width (image),
+                              gimp_image_get_height (image),
+                              50.0, color);
+  g_free (name);
+  g_object_unref (color);
+
+  gimp_item_set_visible (GIMP_ITEM (channel), FALSE);
+  gimp_image_insert_channel (image, channel, NULL, -1);
+
+  gimp_drawable_get_offsets (region->drawable, &offset_x, &offset_y);
+  region_write_mask (region, GIMP_DRAWABLE (channel), offset_x, offset_y);
+
+  return channel;
+}
+
+static void
+attach_record (GimpItem             *item,
+               const CocoeditRecord *record)
+{
+  GimpParasite *parasite;
+  gchar        *json;
+  gsize         length;
+
+  json     = cocoedit_record_to_json (record, &length);
+  parasite = gimp_parasite_new (COCOEDIT_RECORD_PARASITE,
+                                GIMP_PARASITE_PERSISTENT |
+                                GIMP_PARASITE_UNDOABLE,
+                                length, json);
+  gimp_item_attach_parasite (item, parasite);
+  gimp_parasite_free (parasite);
+  g_free (json);
+}
+
+CocoeditRecord *
+cocoedit_region_get_record (GimpDrawable  *drawable,
+                            GError       **error)
+{
+  GimpParasite   *parasite;
+  CocoeditRecord *record;
+  gconstpointer   data;
+  guint32         length;
+
+  parasite = gimp_item_get_parasite (GIMP_ITEM (drawable),
+                                     COCOEDIT_RECORD_PARASITE);
+  if (! parasite)
+    return NULL;
+
+  data   = gimp_parasite_get_data (parasite, &length);
+  record = cocoedit_record_from_json (data, length, error);
+  gimp_parasite_free (parasite);
+
+  return record;
+}
+
+/* A new layer above the source: a copy of it with the result where the
+ * selection is, and the selection as its layer mask, so that the user
+ * can paint where the edit shows; or, with @replaces (Regenerate), a
+ * copy of that layer, mask, name and place included, in its stead.
+ */
+static GimpDrawable *
+region_apply_layer (CocoeditRegion *region,
+                    GimpImage      *image,
+                    const gchar    *layer_name,
+                    GimpLayer      *replaces,
+                    const guchar   *pixels)
+{
+  GimpLayer       *template = replaces ? replaces : GIMP_LAYER (region->drawable);
+  GimpLayer       *layer;
+  GimpLayer       *parent;
+  GeglBuffer      *buffer;
+
+  /* A copy keeps the source's offsets, size, mode, opacity and type,
+   * and every pixel outside the selection exactly.
+   */
+  layer  = gimp_layer_copy (template);
+  parent = GIMP_LAYER (gimp_item_get_parent (GIMP_ITEM (template)));
+
+  if (! replaces)
+    {
+      gimp_item_set_name (GIMP_ITEM (layer), layer_name);
+
+    }
+
+  gimp_image_insert_layer (image, layer, parent,
+                           gimp_image_get_item_position (image,
+                                                         GIMP_ITEM (template)));
+
+  /* An edit of an edit: the copy has the earlier one's mask and record
+   * (GIMP removes a mask only from a layer in an image).
+   */
+  if (! replaces)
+    {
+      if (gimp_layer_get_mask (layer))
+        gimp_layer_remove_mask (layer, GIMP_MASK_DISCARD);
+      gimp_item_detach_parasite (GIMP_ITEM (layer), COCOEDIT_RECORD_PARASITE);
+    }
+
+  buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
+  gegl_buffer_set (buffer, &region->bounds, 0, region->native_format,
+                   pixels, GEGL_AUTO_ROWSTRIDE);
+  g_object_unref (buffer);
+
+  if (! replaces && region->has_mask)
+    {
+      GimpLayerMask *mask = gimp_layer_create_mask (layer,
+                                                    GIMP_ADD_MASK_BLACK);
+
+      gimp_layer_add_mask (layer, mask);
+      region_write_mask (region, GIMP_DRAWABLE (mask), 0, 0);
+
+      /* GIMP makes a new mask the drawable being edited; the layer stays
+       * active, so that the next CoCoEdit edits the result.
+       */
+      gimp_layer_set_edit_mask (layer, FALSE);
+    }
+
+  if (replaces)
+    {
+      guint  tattoo = gimp_item_get_tattoo (GIMP_ITEM (replaces));
+      gchar *name   = gimp_item_get_name (GIMP_ITEM (replaces));
+
+      /* Later edits of this one name it by tattoo; GIMP names a copy
+       * "… #1" while the original is there.
+       */
+      gimp_image_remove_layer (image, replaces);
+      gimp_item_set_tattoo (GIMP_ITEM (layer), tattoo);
+      gimp_item_set_name (GIMP_ITEM (layer), name);
+      g_free (name);
+    }
+
+  return GIMP_DRAWABLE (layer);
 }
 
 GimpDrawable *
 cocoedit_region_apply (CocoeditRegion      *region,
                        CocoeditOutputMode   mode,
                        const gchar         *layer_name,
+                       CocoeditRecord      *record,
+                       GimpLayer           *replaces,
                        GError             **error)
 {
   GimpDrawable *drawable = region->drawable;
@@ -245,15 +506,16 @@ cocoedit_region_apply (CocoeditRegion      *region,
    * while the edit ran: then the result has no place to go, and nothing is
    * changed.
    */
-  if (! gimp_item_is_valid (GIMP_ITEM (drawable)) ||
-      ! (image = gimp_item_get_image (GIMP_ITEM (drawable))) ||
-      ! gimp_image_is_valid (image))
+  if (item_is_gone (GIMP_ITEM (drawable)) ||
+      (replaces && item_is_gone (GIMP_ITEM (replaces))))
     {
       g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
                            _("The layer was removed or its image closed "
                              "while the edit ran; nothing was changed."));
       return NULL;
     }
+  image = gimp_item_get_image (GIMP_ITEM (drawable));
+
   /* A resized layer's pixels moved within it (its boundary grew or shrank
    * on some side): the result would land in the wrong place.
    */
@@ -264,6 +526,25 @@ cocoedit_region_apply (CocoeditRegion      *region,
                            _("The layer changed size while the edit ran; "
                              "nothing was changed."));
       return NULL;
+    }
+  if (replaces)
+    {
+      gint sx, sy, rx, ry;
+
+      gimp_drawable_get_offsets (drawable, &sx, &sy);
+      gimp_drawable_get_offsets (GIMP_DRAWABLE (replaces), &rx, &ry);
+
+      if (sx != rx || sy != ry ||
+          gimp_drawable_get_width (GIMP_DRAWABLE (replaces)) != region->drawable_width ||
+          gimp_drawable_get_height (GIMP_DRAWABLE (replaces)) != region->drawable_height ||
+          gimp_item_get_image (GIMP_ITEM (replaces)) != image)
+        {
+          g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                               _("This layer and the layer it was made from "
+                                 "no longer have the same size and place; "
+                                 "nothing was changed."));
+          return NULL;
+        }
     }
 
   pixels = region_compose (region);
@@ -277,31 +558,27 @@ cocoedit_region_apply (CocoeditRegion      *region,
 
   gimp_image_undo_group_start (image);
 
-  if (mode == COCOEDIT_OUTPUT_NEW_LAYER)
+  if (mode == COCOEDIT_OUTPUT_NEW_LAYER || replaces)
     {
-      GimpLayer       *layer;
-      GimpLayer       *parent;
-      const GimpLayer *selected[2] = { NULL, NULL };
+      target = region_apply_layer (region, image, layer_name, replaces, pixels);
 
-      /* A copy keeps the source's offsets, size, mode, opacity and type,
-       * and every pixel outside the selection exactly.
+      if (record)
+        {
+          if (! replaces && region->has_mask)
+            {
+              GimpChannel *channel = region_save_selection (region, image,
+                                                            layer_name);
+
+              record->selection_tattoo = gimp_item_get_tattoo (GIMP_ITEM (channel));
+            }
+          attach_record (GIMP_ITEM (target), record);
+        }
+
+      /* The result is what the user works on next (a new channel would
+       * be selected otherwise).
        */
-      layer  = gimp_layer_copy (GIMP_LAYER (drawable));
-      parent = GIMP_LAYER (gimp_item_get_parent (GIMP_ITEM (drawable)));
-
-      gimp_item_set_name (GIMP_ITEM (layer), layer_name);
-      gimp_image_insert_layer (image, layer, parent,
-                               gimp_image_get_item_position (image,
-                                                             GIMP_ITEM (drawable)));
-      target = GIMP_DRAWABLE (layer);
-
-      buffer = gimp_drawable_get_buffer (target);
-      gegl_buffer_set (buffer, &region->bounds, 0, region->native_format,
-                       pixels, GEGL_AUTO_ROWSTRIDE);
-      g_object_unref (buffer);
-
-      selected[0] = layer;
-      gimp_image_set_selected_layers (image, selected);
+      gimp_image_set_selected_layers (image, (const GimpLayer *[])
+                                             { GIMP_LAYER (target), NULL });
     }
   else
     {
@@ -411,6 +688,24 @@ cocoedit_region_make_previews (CocoeditRegion  *region,
   out_pixbuf  = rgba_to_pixbuf (region, &region->output, width, height);
   diff_pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, width, height);
 
+  /* The engine painted the selected area hard; GIMP shows it through the
+   * soft selection.
+   */
+  if (region->has_mask)
+    for (y = 0; y < height; y++)
+      {
+        const guchar *s = gdk_pixbuf_get_pixels (src_pixbuf) +
+                          y * gdk_pixbuf_get_rowstride (src_pixbuf);
+        guchar       *o = gdk_pixbuf_get_pixels (out_pixbuf) +
+                          y * gdk_pixbuf_get_rowstride (out_pixbuf);
+        const gfloat *m = (const gfloat *)
+          ((const guchar *) region->selection.data +
+           (gsize) y * region->selection.stride);
+
+        for (x = 0; x < width * 4; x++)
+          o[x] = (guchar) (s[x] + (o[x] - s[x]) * m[x / 4] + 0.5f);
+      }
+
   /* What changed: the source in faded grey, changed pixels in magenta
    * as strong as the change.
    */
@@ -485,6 +780,19 @@ image_alloc (cocoedit_image        *image,
   image->data   = g_try_malloc0 (image->stride * height);
 
   return image->data;
+}
+
+/* Masks are read and written as floats in their own model (linear or
+ * not), so that the values round-trip exactly.
+ */
+static const Babl *
+mask_format (GimpDrawable *drawable)
+{
+  if (babl_get_model_flags (gimp_drawable_get_format (drawable)) &
+      BABL_MODEL_FLAG_LINEAR)
+    return babl_format ("Y float");
+
+  return babl_format ("Y' float");
 }
 
 /* The bounds' pixels in the drawable's own format: the engine's output

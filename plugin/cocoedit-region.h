@@ -15,6 +15,7 @@
 #include <libgimp/gimp.h>
 
 #include "cocoedit.h"
+#include "cocoedit-record.h"
 
 G_BEGIN_DECLS
 
@@ -40,32 +41,37 @@ typedef struct
   gint            context_margin;
 
   gboolean        has_mask;
-  gboolean        hard_mask;
 
   const Babl     *engine_format;   /* R'G'B'A u8 or float, drawable space */
   const Babl     *native_format;   /* the drawable's own format           */
 
   cocoedit_image  source;          /* crop-sized, engine format           */
-  cocoedit_image  mask;            /* crop-sized GRAY_F32, or data NULL   */
+  cocoedit_image  mask;            /* crop-sized GRAY_F32 0 or 1, or NULL */
+  cocoedit_image  selection;       /* the same, as selected (soft edges)  */
   cocoedit_image  output;          /* crop-sized, engine format           */
   guchar         *native;          /* bounds-sized source, native format  */
 } CocoeditRegion;
 
 
 gboolean         cocoedit_region_get_bounds    (GimpDrawable        *drawable,
+                                                GimpChannel         *channel,
                                                 GeglRectangle       *crop,
                                                 GeglRectangle       *bounds,
                                                 gint                *context_margin,
                                                 GError             **error);
 
 CocoeditRegion * cocoedit_region_new           (GimpDrawable        *drawable,
-                                                gboolean             hard_mask,
+                                                GimpChannel         *channel,
                                                 GError             **error);
 void             cocoedit_region_free          (CocoeditRegion      *region);
 
 GimpDrawable   * cocoedit_region_apply         (CocoeditRegion      *region,
                                                 CocoeditOutputMode   mode,
                                                 const gchar         *layer_name,
+                                                CocoeditRecord      *record,
+                                                GimpLayer           *replaces,
+                                                GError             **error);
+CocoeditRecord * cocoedit_region_get_record    (GimpDrawable        *drawable,
                                                 GError             **error);
 
 GdkPixbuf      * cocoedit_region_get_thumbnail (GimpDrawable        *drawable,

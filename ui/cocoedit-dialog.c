@@ -60,6 +60,12 @@ struct _CocoeditDialog
   gdouble              default_guidance;
 
   gboolean             previewing;
+
+  /* Shown when the layer was made by CoCoEdit. */
+  GtkWidget           *made_box;
+  GtkWidget           *made_label;
+  GtkWidget           *keep_seed;
+  gboolean             regenerate;
 };
 
 
@@ -72,6 +78,7 @@ static GtkWidget * cocoedit_dialog_build_preview  (CocoeditDialog *dialog,
 static GtkWidget * cocoedit_dialog_build_prompt   (CocoeditDialog *dialog);
 static GtkWidget * cocoedit_dialog_build_seed     (CocoeditDialog *dialog);
 static GtkWidget * cocoedit_dialog_build_model    (CocoeditDialog *dialog);
+static GtkWidget * cocoedit_dialog_build_made     (CocoeditDialog *dialog);
 
 static void   cocoedit_dialog_config_notify  (GimpProcedureConfig *config,
                                               GParamSpec       *pspec,
@@ -311,6 +318,32 @@ cocoedit_dialog_set_engine_info (CocoeditDialog *dialog,
                                     GTK_STYLE_CLASS_ERROR);
 }
 
+/* Says how the layer was made (it is a CoCoEdit result) and offers to
+ * make it again; OK then edits the result further.
+ */
+void
+cocoedit_dialog_set_made_with (CocoeditDialog *dialog,
+                               const gchar    *text)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  gtk_label_set_text (GTK_LABEL (dialog->made_label), text);
+  gtk_widget_show (dialog->made_box);
+}
+
+/* Whether the dialog ended with Regenerate, and with which seed. */
+gboolean
+cocoedit_dialog_get_regenerate (CocoeditDialog *dialog,
+                                gboolean       *keep_seed)
+{
+  g_return_val_if_fail (COCOEDIT_IS_DIALOG (dialog), FALSE);
+
+  if (keep_seed)
+    *keep_seed = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (dialog->keep_seed));
+
+  return dialog->regenerate;
+}
+
 gboolean
 cocoedit_dialog_is_previewing (CocoeditDialog *dialog)
 {
@@ -515,6 +548,63 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   cocoedit_dialog_update_sensitivity (dialog);
 }
 
+static void
+cocoedit_dialog_regenerate_clicked (GtkWidget      *button,
+                                    CocoeditDialog *dialog)
+{
+  dialog->regenerate = TRUE;
+  gtk_dialog_response (GTK_DIALOG (dialog), GTK_RESPONSE_APPLY);
+}
+
+static GtkWidget *
+cocoedit_dialog_build_made (CocoeditDialog *dialog)
+{
+  GtkWidget *vbox;
+  GtkWidget *hbox;
+  GtkWidget *widget;
+
+  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  gtk_widget_set_no_show_all (vbox, TRUE);
+  dialog->made_box = vbox;
+
+  widget = make_heading (_("Made with CoCoEdit"));
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  dialog->made_label = make_note ();
+  gtk_label_set_selectable (GTK_LABEL (dialog->made_label), TRUE);
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->made_label, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->made_label);
+
+  hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
+  gtk_widget_show (hbox);
+
+  widget = gtk_button_new_with_mnemonic (_("Regenerate _Layer"));
+  gtk_widget_set_tooltip_text (widget,
+                               _("Make this layer again from its source "
+                                 "layer and selection, in its place"));
+  gtk_box_pack_start (GTK_BOX (hbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+  g_signal_connect (widget, "clicked",
+                    G_CALLBACK (cocoedit_dialog_regenerate_clicked),
+                    dialog);
+
+  dialog->keep_seed = gtk_check_button_new_with_mnemonic (_("_Keep its seed"));
+  gtk_box_pack_start (GTK_BOX (hbox), dialog->keep_seed, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->keep_seed);
+
+  widget = make_note ();
+  gtk_label_set_text (GTK_LABEL (widget),
+                      _("Or write a new instruction below: OK applies it to "
+                        "this result (Edit again)."));
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  /* Shown by cocoedit_dialog_set_made_with(). */
+  return vbox;
+}
+
 static GtkWidget *
 cocoedit_dialog_build_preview (CocoeditDialog *dialog,
                                GdkPixbuf      *before)
@@ -532,6 +622,7 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
   GtkWidget *vbox;
   GtkWidget *frame;
   GtkWidget *hbox;
+  GtkWidget *widget;
   GSList    *group = NULL;
   guint      i;
 
@@ -606,6 +697,13 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
   dialog->status = make_note ();
   gtk_box_pack_start (GTK_BOX (vbox), dialog->status, FALSE, FALSE, 0);
   gtk_widget_show (dialog->status);
+
+  /* Below the preview, where the dialog has room: a CoCoEdit layer's
+   * settings and Regenerate.
+   */
+  widget = cocoedit_dialog_build_made (dialog);
+  gtk_widget_set_margin_top (widget, 12);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
 
   return vbox;
 }

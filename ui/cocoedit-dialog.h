@@ -50,6 +50,11 @@ void        cocoedit_dialog_set_engine_info    (CocoeditDialog      *dialog,
                                                 const gchar         *text,
                                                 gboolean             is_error);
 
+void        cocoedit_dialog_set_made_with      (CocoeditDialog      *dialog,
+                                                const gchar         *text);
+gboolean    cocoedit_dialog_get_regenerate     (CocoeditDialog      *dialog,
+                                                gboolean            *keep_seed);
+
 gboolean    cocoedit_dialog_is_previewing      (CocoeditDialog      *dialog);
 void        cocoedit_dialog_preview_started    (CocoeditDialog      *dialog);
 void        cocoedit_dialog_preview_progress   (CocoeditDialog      *dialog,

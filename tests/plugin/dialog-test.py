@@ -4,7 +4,8 @@ in every translation; drive it with xdotool; save a screenshot of each.
 
 English: type an instruction, ask for a preview, wait for it, take the
 screenshot, press OK (the case then checks the result and Repeat Last
-Edit).  Translations: take the screenshot, press Escape (the case checks
+Edit, and opens the dialog on the result: its screenshot is taken and
+Regenerate Layer pressed).  Translations: take the screenshot, press Escape (the case checks
 that nothing changed).  Each screenshot must show a drawn window (many
 colours, not a flat area) of a sensible size, with a translated title.
 """
@@ -48,6 +49,19 @@ def find_dialog(display, gimp, timeout=90):
             return out.split()[-1]
         time.sleep(0.5)
     raise RuntimeError("the dialog did not appear")
+
+
+def wait_closed(display, window, timeout=60):
+    """Waits until @window is gone (the next plug-in process may get the
+    same window id, so ids do not tell dialogs apart)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = xdotool(display, "search", "--onlyvisible", "--name", "CoCoEdit",
+                      check=False)
+        if window not in out.split():
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the dialog did not close")
 
 
 def geometry(display, window):
@@ -152,6 +166,19 @@ def run_language(args, display, screen, lang, out_dir):
 
             if english:
                 xdotool(display, "key", "alt+o")
+                # The case opens the dialog again on the result: it says
+                # how the layer was made; Regenerate Layer makes it again.
+                wait_closed(display, window)
+                window = find_dialog(display, gimp, timeout=240)
+                xdotool(display, "mousemove", str(SCREEN[0] - 1), str(SCREEN[1] - 1))
+                time.sleep(1.0)
+                rect = geometry(display, window)
+                wait_until_stable(screen, rect)
+                made = screen.grab(*rect)
+                made.savev(os.path.join(out_dir, "plugin-dialog-made-%s.png" % lang),
+                           "png", [], [])
+                xdotool(display, "windowfocus", "--sync", window)
+                xdotool(display, "key", "alt+l")
             else:
                 xdotool(display, "windowfocus", "--sync", window)
                 xdotool(display, "key", "Escape")
@@ -236,6 +263,7 @@ def main():
     if args.docs and not failures:
         os.makedirs(args.docs, exist_ok=True)
         for name, doc in (("plugin-dialog-en.png", "plugin-dialog.png"),
+                          ("plugin-dialog-made-en.png", "plugin-dialog-made.png"),
                           ("before-after.png", "plugin-before-after.png")):
             copy_if_changed(os.path.join(args.out, name),
                             os.path.join(args.docs, doc))
