@@ -20,6 +20,7 @@ const std::vector<Reader> &readers() {
       {"manifest", "dataset index lines (manifest, CoCoEdit-40K and bench formats)", parse_manifest},
       {"image", "a PNG, JPEG or WebP file", parse_image},
       {"judge-response", "an MLLM judge's chat-completions response body", parse_judge_response},
+      {"layer-record", "the cocoedit-edit parasite of a CoCoEdit layer (JSON)", parse_layer_record},
   };
   return all;
 }

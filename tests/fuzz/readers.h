@@ -9,11 +9,12 @@
 // fixed files the input may refer to (shards, images, and symlinks that lead
 // out of the folder).
 //
-// The readers live in four files by what they link: readers-model.cpp
+// The readers live in five files by what they link: readers-model.cpp
 // (weights and configs; libtorch), readers-text.cpp (tokenizers; no
 // libtorch, so that a sanitizer build can load libsentencepiece without
 // RTLD_DEEPBIND, see t5_tokenizer.cpp), readers-data.cpp (datasets and
-// images) and readers-judge.cpp (the trainer's judge client).
+// images), readers-judge.cpp (the trainer's judge client) and
+// readers-record.cpp (the GIMP plug-in's layer record; no GIMP needed).
 #pragma once
 
 #include <string>
@@ -42,6 +43,8 @@ void parse_manifest(const std::string &in);
 void parse_image(const std::string &in);
 // readers-judge.cpp
 void parse_judge_response(const std::string &in);
+// readers-record.cpp
+void parse_layer_record(const std::string &in);
 
 struct Reader {
   const char *name;   // the libFuzzer target is fuzz-<name>; its corpus tests/fuzz/corpus/<name>/
