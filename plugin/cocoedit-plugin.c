@@ -22,6 +22,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "cocoedit-dialog.h"
+#include "cocoedit-estimates.h"
 #include "cocoedit-history.h"
 #include "cocoedit-models.h"
 #include "cocoedit-record.h"
@@ -35,6 +36,7 @@
 #define PLUG_IN_BINARY      "cocoedit-gimp"
 #define PLUG_IN_MENU        "<Image>/Filters/CoCoEdit"
 #define PREVIEW_MAX_SIZE    480
+#define THUMBNAIL_SIZE      64
 
 
 typedef struct
@@ -48,10 +50,12 @@ typedef struct
   gchar              *model_path;
   cocoedit_device     device;
   CocoeditOutputMode  output_mode;
+  gint                variations;   /* 0: automatic */
 } Settings;
 
 typedef struct _Ui Ui;
 
+/* One variation computed in the dialog. */
 typedef struct
 {
   Ui              *ui;
@@ -59,7 +63,7 @@ typedef struct
   CocoeditEditJob  job;
   GCancellable    *cancellable;
   gchar           *key;
-  gboolean         running;
+  gint64           started;   /* monotonic µs */
 } Preview;
 
 struct _Ui
@@ -69,10 +73,20 @@ struct _Ui
   CocoeditRunner      *runner;
   CocoeditDialog      *dialog;
 
-  Preview             *running;   /* the preview being computed    */
-  Preview             *done;      /* the last finished preview     */
+  /* Preview makes a run of variations, one after the other, with the
+   * seeds seed, seed + 1, …
+   */
+  Preview             *running;     /* the variation being computed  */
+  GPtrArray           *variations;  /* the finished ones (Preview)   */
+  gint                 chosen;      /* the one shown and applied     */
+  gint                 run_size;
+  gint                 run_seed;
+  gboolean             run_stopped;
   guint                poll_id;
   guint                open_serial;
+  gchar               *model_dir;   /* of the last model opened      */
+  cocoedit_device      device;
+  gchar               *engine_text; /* what the engine said of it    */
 };
 
 
@@ -138,6 +152,9 @@ static void             edit_job_init             (CocoeditEditJob      *job,
                                                    const Settings       *settings,
                                                    const gchar          *model_dir,
                                                    CocoeditRegion       *region);
+static void             record_seconds            (const gchar          *model_dir,
+                                                   cocoedit_device       device,
+                                                   gint64                started);
 static gboolean         run_with_progress         (CocoeditRunner       *runner,
                                                    CocoeditEditJob      *job,
                                                    GError              **error);
@@ -266,6 +283,15 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                              _("Replace the layer's content"), NULL,
                                              NULL),
                                           "new-layer", G_PARAM_READWRITE);
+      gimp_procedure_add_int_aux_argument (procedure,
+                                           COCOEDIT_PROP_VARIATIONS,
+                                           _("Variation_s"),
+                                           _("How many candidates Preview "
+                                             "makes, each with its own "
+                                             "seed. 0: three when one edit "
+                                             "takes under 10 seconds here, "
+                                             "else one"),
+                                           0, 8, 0, G_PARAM_READWRITE);
       gimp_procedure_add_boolean_aux_argument (procedure,
                                                COCOEDIT_PROP_RANDOM_SEED,
                                                _("Randomi_ze"),
@@ -512,6 +538,8 @@ cocoedit_run (GimpProcedure        *procedure,
           goto out;
         }
 
+      gint64 started = g_get_monotonic_time ();
+
       edit_job_init (&job, &settings, model_dir, region);
 
       if (! run_with_progress (runner, &job, &error))
@@ -520,6 +548,8 @@ cocoedit_run (GimpProcedure        *procedure,
                    GIMP_PDB_CANCEL : GIMP_PDB_EXECUTION_ERROR;
           goto out;
         }
+      if (run_mode == GIMP_RUN_INTERACTIVE)
+        record_seconds (model_dir, settings.device, started);
     }
 
   record = record_new (&settings, model_dir, drawable);
@@ -858,6 +888,7 @@ settings_get (Settings            *settings,
                 COCOEDIT_PROP_GUIDANCE,    &settings->guidance,
                 COCOEDIT_PROP_STRENGTH,    &settings->strength,
                 COCOEDIT_PROP_MODEL_PATH,  &settings->model_path,
+                COCOEDIT_PROP_VARIATIONS,  &settings->variations,
                 NULL);
 
   settings->device =
@@ -1101,12 +1132,127 @@ preview_poll (gpointer user_data)
   text  = progress_text (phase, step, n_steps, &fraction);
 
   if (ui->dialog && ui->running)
-    cocoedit_dialog_preview_progress (ui->dialog, fraction, text);
+    {
+      if (ui->run_size > 1)
+        {
+          gint   done = ui->variations->len;
+          gchar *both;
+
+          /* TRANSLATORS: which variation of how many, then the step */
+          both = g_strdup_printf (_("Variation %d of %d: %s"),
+                                  done + 1, ui->run_size, text);
+          g_free (text);
+          text = both;
+          fraction = (done + MAX (fraction, 0.0)) / ui->run_size;
+        }
+      cocoedit_dialog_preview_progress (ui->dialog, fraction, text);
+    }
 
   g_free (text);
 
   return G_SOURCE_CONTINUE;
 }
+
+/* Seconds per edit with @model_dir here, as measured; < 0: unknown. */
+static gdouble
+estimated_seconds (const gchar     *model_dir,
+                   cocoedit_device  device)
+{
+  gchar   *path    = cocoedit_estimates_get_path ();
+  gdouble  seconds = cocoedit_estimates_get (path, model_dir,
+                                             device_names[device]);
+
+  g_free (path);
+
+  return seconds;
+}
+
+static void
+record_seconds (const gchar     *model_dir,
+                cocoedit_device  device,
+                gint64           started)
+{
+  gchar *path = cocoedit_estimates_get_path ();
+
+  cocoedit_estimates_add (path, model_dir, device_names[device],
+                          (g_get_monotonic_time () - started) / 1e6, NULL);
+  g_free (path);
+}
+
+/* "Auto" variations: three when an edit is quick here, else one. */
+static gint
+auto_variations (const gchar     *model_dir,
+                 cocoedit_device  device)
+{
+  gdouble seconds = model_dir ? estimated_seconds (model_dir, device) : -1.0;
+
+  return seconds > 0.0 && seconds < COCOEDIT_QUICK_EDIT_SECONDS ? 3 : 1;
+}
+
+/* The engine's description of the model, and how long an edit takes
+ * here as measured so far; "Auto" variations follow the measurement.
+ */
+static void
+show_engine_info (Ui *ui)
+{
+  gdouble  seconds = estimated_seconds (ui->model_dir, ui->device);
+  gchar   *timing;
+  gchar   *text;
+
+  if (seconds > 0.0)
+    timing = g_strdup_printf (_("About %.1f s per edit here (measured)"),
+                              seconds);
+  else
+    timing = g_strdup (_("Time per edit: not measured here yet"));
+
+  text = g_strconcat (ui->engine_text ? ui->engine_text : "", "\n", timing,
+                      NULL);
+  cocoedit_dialog_set_engine_info (ui->dialog, text, FALSE);
+  cocoedit_dialog_set_default_variations (ui->dialog,
+                                          auto_variations (ui->model_dir,
+                                                           ui->device));
+  g_free (timing);
+  g_free (text);
+}
+
+static void
+show_variation (Ui  *ui,
+                gint index)
+{
+  Preview   *preview = g_ptr_array_index (ui->variations, index);
+  GdkPixbuf *before;
+  GdkPixbuf *after;
+  GdkPixbuf *changes;
+  gdouble    changed;
+  gchar     *text;
+
+  ui->chosen = index;
+
+  /* OK applies what is shown: the config takes its seed. */
+  g_object_set (ui->config, COCOEDIT_PROP_SEED, (gint) preview->job.seed, NULL);
+
+  cocoedit_region_make_previews (preview->region, PREVIEW_MAX_SIZE,
+                                 &before, &after, &changes, &changed);
+  if (ui->variations->len > 1 || ui->run_size > 1)
+    /* TRANSLATORS: variation number, its seed, the share of pixels changed */
+    text = g_strdup_printf (_("Variation %d (seed %d): %.1f %% of the pixels "
+                              "shown changed. Press OK to apply it."),
+                            index + 1, (gint) preview->job.seed, changed * 100.0);
+  else
+    text = g_strdup_printf (_("%.1f %% of the pixels shown changed. Press "
+                              "OK to apply this result."),
+                            changed * 100.0);
+
+  cocoedit_dialog_preview_show (ui->dialog, before, after, changes, text);
+  cocoedit_dialog_choose_variation (ui->dialog, index);
+
+  g_free (text);
+  g_object_unref (before);
+  g_object_unref (after);
+  g_object_unref (changes);
+}
+
+static void preview_start_next (Ui *ui);
 
 static void
 preview_ready (GObject      *source,
@@ -1116,8 +1262,7 @@ preview_ready (GObject      *source,
   Preview *preview = user_data;
   Ui      *ui      = preview->ui;
   GError  *error   = NULL;
-
-  preview->running = FALSE;
+  gint     done;
 
   if (ui->running == preview)
     {
@@ -1127,10 +1272,23 @@ preview_ready (GObject      *source,
 
   if (! cocoedit_runner_edit_finish (COCOEDIT_RUNNER (source), result, &error))
     {
-      if (ui->dialog)
+      gboolean stopped = g_error_matches (error, G_IO_ERROR,
+                                          G_IO_ERROR_CANCELLED);
+
+      done = ui->variations->len;
+      if (ui->dialog && stopped && done > 0)
+        {
+          /* Cancel keeps the variations that are done. */
+          gchar *text = g_strdup_printf (_("Stopped: %d of %d variations "
+                                           "done."), done, ui->run_size);
+
+          cocoedit_dialog_preview_finished (ui->dialog, NULL, NULL, NULL,
+                                            text);
+          g_free (text);
+        }
+      else if (ui->dialog)
         cocoedit_dialog_preview_failed (ui->dialog,
-                                        g_error_matches (error, G_IO_ERROR,
-                                                         G_IO_ERROR_CANCELLED) ?
+                                        stopped ?
                                         _("The preview was stopped.") :
                                         error->message);
       g_clear_error (&error);
@@ -1138,40 +1296,104 @@ preview_ready (GObject      *source,
       return;
     }
 
-  g_clear_pointer (&ui->done, preview_free);
-  ui->done = preview;
+  record_seconds (preview->job.model_dir, preview->job.device,
+                  preview->started);
+  g_ptr_array_add (ui->variations, preview);
+  done = ui->variations->len;
 
-  if (ui->dialog)
+  if (! ui->dialog)
+    return;
+
+  if (ui->engine_text)
+    show_engine_info (ui);
+
+  {
+    GdkPixbuf *before, *after, *changes, *thumbnail;
+    gdouble    changed;
+    gchar     *tip;
+    gint       w, h;
+
+    cocoedit_region_make_previews (preview->region, PREVIEW_MAX_SIZE,
+                                   &before, &after, &changes, &changed);
+    w = gdk_pixbuf_get_width (after);
+    h = gdk_pixbuf_get_height (after);
+    thumbnail = gdk_pixbuf_scale_simple (after,
+                                         MAX (1, w * THUMBNAIL_SIZE / MAX (w, h)),
+                                         MAX (1, h * THUMBNAIL_SIZE / MAX (w, h)),
+                                         GDK_INTERP_BILINEAR);
+    /* TRANSLATORS: tooltip of a variation's thumbnail */
+    tip = g_strdup_printf (_("Seed %d"), (gint) preview->job.seed);
+    cocoedit_dialog_add_variation (ui->dialog, thumbnail, tip);
+
+    g_free (tip);
+    g_object_unref (thumbnail);
+    g_object_unref (before);
+    g_object_unref (after);
+    g_object_unref (changes);
+  }
+
+  /* The first one is shown at once; later ones wait for a click. */
+  if (done == 1)
+    show_variation (ui, 0);
+
+  if (done < ui->run_size && ! ui->run_stopped)
+    preview_start_next (ui);
+  else
+    cocoedit_dialog_preview_finished (ui->dialog, NULL, NULL, NULL, NULL);
+}
+
+/* Starts the next variation of the run, with the settings as they are. */
+static void
+preview_start_next (Ui *ui)
+{
+  Preview  *preview;
+  Settings  settings = { NULL, };
+  gchar    *model_dir;
+  GError   *error    = NULL;
+
+  settings_get (&settings, ui->config);
+  settings.seed = (gint) (((guint64) ui->run_seed + ui->variations->len) %
+                          G_MAXINT);
+
+  model_dir = cocoedit_find_model (settings.model_path, &error);
+
+  preview = g_new0 (Preview, 1);
+  preview->ui = ui;
+
+  if (model_dir)
+    preview->region = cocoedit_region_new (ui->drawable, NULL, &error);
+
+  if (! model_dir || ! preview->region)
     {
-      GdkPixbuf *before;
-      GdkPixbuf *after;
-      GdkPixbuf *changes;
-      gdouble    changed;
-      gchar     *text;
-
-      cocoedit_region_make_previews (preview->region, PREVIEW_MAX_SIZE,
-                                     &before, &after, &changes, &changed);
-
-      text = g_strdup_printf (_("%.1f %% of the pixels shown changed. Press "
-                                "OK to apply this result."),
-                              changed * 100.0);
-      cocoedit_dialog_preview_finished (ui->dialog, before, after, changes,
-                                        text);
-      g_free (text);
-      g_object_unref (before);
-      g_object_unref (after);
-      g_object_unref (changes);
+      cocoedit_dialog_preview_failed (ui->dialog, error->message);
+      g_clear_error (&error);
+      preview_free (preview);
+      settings_clear (&settings);
+      g_free (model_dir);
+      return;
     }
+
+  preview->key         = settings_key (&settings, model_dir);
+  preview->cancellable = g_cancellable_new ();
+  preview->started     = g_get_monotonic_time ();
+  edit_job_init (&preview->job, &settings, model_dir, preview->region);
+
+  ui->running = preview;
+
+  cocoedit_runner_edit_async (ui->runner, &preview->job, preview->cancellable,
+                              preview_ready, preview);
+  if (! ui->poll_id)
+    ui->poll_id = g_timeout_add (100, preview_poll, ui);
+
+  settings_clear (&settings);
+  g_free (model_dir);
 }
 
 static void
 preview_requested (CocoeditDialog *dialog,
                    Ui             *ui)
 {
-  Preview  *preview;
-  Settings  settings = { NULL, };
-  gchar    *model_dir;
-  GError   *error    = NULL;
+  Settings settings = { NULL, };
 
   if (ui->running)
     return;
@@ -1184,46 +1406,37 @@ preview_requested (CocoeditDialog *dialog,
       g_object_set (ui->config, COCOEDIT_PROP_SEED, settings.seed, NULL);
     }
 
-  model_dir = cocoedit_find_model (settings.model_path, &error);
-
-  preview = g_new0 (Preview, 1);
-  preview->ui = ui;
-
-  if (model_dir)
-    preview->region = cocoedit_region_new (ui->drawable, NULL, &error);
-
-  if (! model_dir || ! preview->region)
-    {
-      cocoedit_dialog_preview_failed (dialog, error->message);
-      g_clear_error (&error);
-      preview_free (preview);
-      settings_clear (&settings);
-      g_free (model_dir);
-      return;
-    }
-
-  preview->key         = settings_key (&settings, model_dir);
-  preview->cancellable = g_cancellable_new ();
-  preview->running     = TRUE;
-  edit_job_init (&preview->job, &settings, model_dir, preview->region);
-
-  ui->running = preview;
+  g_ptr_array_set_size (ui->variations, 0);
+  cocoedit_dialog_clear_variations (dialog);
+  ui->chosen      = -1;
+  ui->run_seed    = settings.seed;
+  ui->run_stopped = FALSE;
+  ui->run_size    = settings.variations > 0 ?
+                    settings.variations :
+                    auto_variations (ui->model_dir, ui->device);
 
   cocoedit_dialog_preview_started (dialog);
-  cocoedit_runner_edit_async (ui->runner, &preview->job, preview->cancellable,
-                              preview_ready, preview);
-  ui->poll_id = g_timeout_add (100, preview_poll, ui);
+  preview_start_next (ui);
 
   settings_clear (&settings);
-  g_free (model_dir);
 }
 
 static void
 preview_cancelled (CocoeditDialog *dialog,
                    Ui             *ui)
 {
+  ui->run_stopped = TRUE;
   if (ui->running)
     g_cancellable_cancel (ui->running->cancellable);
+}
+
+static void
+variation_chosen (CocoeditDialog *dialog,
+                  gint            index,
+                  Ui             *ui)
+{
+  if (index >= 0 && index < (gint) ui->variations->len)
+    show_variation (ui, index);
 }
 
 static gchar *
@@ -1277,7 +1490,9 @@ engine_opened (GObject      *source,
                                   info.name, info.family, info.device, params,
                                   weights, edit, info.memory_edit_size);
 
-          cocoedit_dialog_set_engine_info (ui->dialog, text, FALSE);
+          g_free (ui->engine_text);
+          ui->engine_text = g_strdup (text);
+          show_engine_info (ui);
           cocoedit_dialog_set_model_defaults (ui->dialog, info.default_steps,
                                               info.default_guidance);
           g_free (params);
@@ -1327,6 +1542,11 @@ engine_update (GimpProcedureConfig *config,
       settings_clear (&settings);
       return;
     }
+
+  g_free (ui->model_dir);
+  ui->model_dir = g_strdup (model_dir);
+  g_clear_pointer (&ui->engine_text, g_free);
+  ui->device    = settings.device;
 
   cocoedit_dialog_set_model_text (ui->dialog, model_dir);
   cocoedit_dialog_set_engine_info (ui->dialog, _("Loading the model…"), FALSE);
@@ -1397,9 +1617,11 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
    * reference on @ui and find its dialog cleared.
    */
   ui = g_rc_box_new0 (Ui);
-  ui->config   = config;
-  ui->drawable = drawable;
-  ui->runner   = runner;
+  ui->config     = config;
+  ui->drawable   = drawable;
+  ui->runner     = runner;
+  ui->variations = g_ptr_array_new_with_free_func ((GDestroyNotify) preview_free);
+  ui->chosen     = -1;
 
   if (cocoedit_region_get_bounds (drawable, NULL, &crop, &bounds, &margin,
                                   NULL))
@@ -1431,6 +1653,8 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
                     G_CALLBACK (preview_requested), ui);
   g_signal_connect (dialog, "preview-cancelled",
                     G_CALLBACK (preview_cancelled), ui);
+  g_signal_connect (dialog, "variation-chosen",
+                    G_CALLBACK (variation_chosen), ui);
   g_signal_connect (config, "notify",
                     G_CALLBACK (engine_update), ui);
   engine_update (config, NULL, ui);
@@ -1456,8 +1680,13 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
         g_main_context_iteration (NULL, TRUE);
     }
 
-  *preview = run ? g_steal_pointer (&ui->done) : NULL;
-  g_clear_pointer (&ui->done, preview_free);
+  /* OK applies the variation shown (when nothing changed since). */
+  *preview = NULL;
+  if (run && ui->chosen >= 0)
+    *preview = g_ptr_array_steal_index (ui->variations, ui->chosen);
+  g_clear_pointer (&ui->variations, g_ptr_array_unref);
+  g_clear_pointer (&ui->model_dir, g_free);
+  g_clear_pointer (&ui->engine_text, g_free);
   g_rc_box_release (ui);
 
   return answer;

@@ -29,6 +29,7 @@ enum
 {
   PREVIEW_REQUESTED,
   PREVIEW_CANCELLED,
+  VARIATION_CHOSEN,
   LAST_SIGNAL
 };
 
@@ -39,6 +40,7 @@ struct _CocoeditDialog
   GimpProcedureConfig *config;
 
   GtkWidget           *preview;
+  GtkWidget           *variations_box;  /* a thumbnail per variation */
   GtkWidget           *mode_buttons[3];
   GtkWidget           *preview_button;
   GtkWidget           *progress;
@@ -58,6 +60,10 @@ struct _CocoeditDialog
   GtkWidget           *guidance_spin;
   gint                 default_steps;     /* 0 until the model is known */
   gdouble              default_guidance;
+  GtkWidget           *variations_spin;
+  gint                 default_variations;
+
+  gboolean             choosing;          /* a variation is being shown */
 
   gboolean             previewing;
 
@@ -147,6 +153,13 @@ cocoedit_dialog_class_init (CocoeditDialogClass *klass)
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 0);
+
+  dialog_signals[VARIATION_CHOSEN] =
+    g_signal_new ("variation-chosen",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_INT);
 }
 
 static void
@@ -301,6 +314,17 @@ cocoedit_dialog_set_model_defaults (CocoeditDialog *dialog,
   auto_spin_output (GTK_SPIN_BUTTON (dialog->guidance_spin), dialog);
 }
 
+/* What "Auto" variations means now (from the measured time per edit). */
+void
+cocoedit_dialog_set_default_variations (CocoeditDialog *dialog,
+                                        gint            n)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  dialog->default_variations = n;
+  auto_spin_output (GTK_SPIN_BUTTON (dialog->variations_spin), dialog);
+}
+
 void
 cocoedit_dialog_set_engine_info (CocoeditDialog *dialog,
                                  const gchar    *text,
@@ -398,6 +422,27 @@ cocoedit_dialog_preview_stopped (CocoeditDialog *dialog,
   cocoedit_dialog_update_sensitivity (dialog);
 }
 
+/* Shows a result while more may come. */
+void
+cocoedit_dialog_preview_show (CocoeditDialog *dialog,
+                              GdkPixbuf      *before,
+                              GdkPixbuf      *after,
+                              GdkPixbuf      *changes,
+                              const gchar    *text)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
+                               before, after, changes);
+  gtk_label_set_text (GTK_LABEL (dialog->status), text);
+  gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->status),
+                                  GTK_STYLE_CLASS_ERROR);
+  cocoedit_dialog_update_sensitivity (dialog);
+}
+
+/* The run is over; @before may be NULL to keep the result shown, @text
+ * NULL to keep what the status line says.
+ */
 void
 cocoedit_dialog_preview_finished (CocoeditDialog *dialog,
                                   GdkPixbuf      *before,
@@ -407,12 +452,14 @@ cocoedit_dialog_preview_finished (CocoeditDialog *dialog,
 {
   g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
 
-  cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
-                               before, after, changes);
+  if (before)
+    cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
+                                 before, after, changes);
 
   cocoedit_dialog_preview_stopped (dialog, _("Preview ready"));
   gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress), 1.0);
-  gtk_label_set_text (GTK_LABEL (dialog->status), text);
+  if (text)
+    gtk_label_set_text (GTK_LABEL (dialog->status), text);
   gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->status),
                                   GTK_STYLE_CLASS_ERROR);
 
@@ -432,6 +479,105 @@ cocoedit_dialog_preview_failed (CocoeditDialog *dialog,
   gtk_label_set_text (GTK_LABEL (dialog->status), message);
   gtk_style_context_add_class (gtk_widget_get_style_context (dialog->status),
                                GTK_STYLE_CLASS_ERROR);
+}
+
+
+static void
+cocoedit_dialog_variation_toggled (GtkToggleButton *button,
+                                   CocoeditDialog  *dialog)
+{
+  if (! gtk_toggle_button_get_active (button) || dialog->choosing)
+    return;
+
+  dialog->choosing = TRUE;
+  g_signal_emit (dialog, dialog_signals[VARIATION_CHOSEN], 0,
+                 GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button),
+                                                     "cocoedit-index")));
+  dialog->choosing = FALSE;
+}
+
+void
+cocoedit_dialog_clear_variations (CocoeditDialog *dialog)
+{
+  GList *children;
+
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  children = gtk_container_get_children (GTK_CONTAINER (dialog->variations_box));
+  g_list_free_full (children, (GDestroyNotify) gtk_widget_destroy);
+  gtk_widget_hide (dialog->variations_box);
+}
+
+/* Adds a thumbnail button, labelled 1, 2, … (Alt+number picks it). */
+gint
+cocoedit_dialog_add_variation (CocoeditDialog *dialog,
+                               GdkPixbuf      *thumbnail,
+                               const gchar    *tip)
+{
+  GList     *children;
+  GtkWidget *button;
+  GtkWidget *image;
+  gchar     *label;
+  gint       index;
+
+  g_return_val_if_fail (COCOEDIT_IS_DIALOG (dialog), -1);
+
+  children = gtk_container_get_children (GTK_CONTAINER (dialog->variations_box));
+  index    = g_list_length (children);
+
+  dialog->choosing = TRUE;
+  button = gtk_radio_button_new_from_widget (children ?
+                                             GTK_RADIO_BUTTON (children->data) :
+                                             NULL);
+  dialog->choosing = FALSE;
+  g_list_free (children);
+
+  gtk_toggle_button_set_mode (GTK_TOGGLE_BUTTON (button), FALSE);
+  label = index < 9 ? g_strdup_printf ("_%d", index + 1)
+                    : g_strdup_printf ("%d", index + 1);
+  gtk_button_set_label (GTK_BUTTON (button), label);
+  gtk_button_set_use_underline (GTK_BUTTON (button), TRUE);
+  g_free (label);
+
+  image = gtk_image_new_from_pixbuf (thumbnail);
+  gtk_button_set_image (GTK_BUTTON (button), image);
+  gtk_button_set_image_position (GTK_BUTTON (button), GTK_POS_TOP);
+  gtk_button_set_always_show_image (GTK_BUTTON (button), TRUE);
+  gtk_widget_set_tooltip_text (button, tip);
+
+  g_object_set_data (G_OBJECT (button), "cocoedit-index",
+                     GINT_TO_POINTER (index));
+  g_signal_connect (button, "toggled",
+                    G_CALLBACK (cocoedit_dialog_variation_toggled),
+                    dialog);
+
+  gtk_box_pack_start (GTK_BOX (dialog->variations_box), button,
+                      FALSE, FALSE, 0);
+  gtk_widget_show (button);
+  gtk_widget_show (dialog->variations_box);
+
+  return index;
+}
+
+void
+cocoedit_dialog_choose_variation (CocoeditDialog *dialog,
+                                  gint            index)
+{
+  GList *children;
+  GList *child;
+
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  children = gtk_container_get_children (GTK_CONTAINER (dialog->variations_box));
+  child    = g_list_nth (children, index);
+
+  if (child)
+    {
+      dialog->choosing = TRUE;
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (child->data), TRUE);
+      dialog->choosing = FALSE;
+    }
+  g_list_free (children);
 }
 
 
@@ -516,6 +662,11 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   widget = cocoedit_dialog_build_seed (dialog);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
 
+  widget = dialog_widget (dialog, COCOEDIT_PROP_VARIATIONS, GIMP_TYPE_SCALE_ENTRY);
+  dialog->variations_spin = cocoedit_dialog_auto_spin (dialog, widget);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
   widget = dialog_widget (dialog, COCOEDIT_PROP_STEPS, GIMP_TYPE_SCALE_ENTRY);
   dialog->steps_spin = cocoedit_dialog_auto_spin (dialog, widget);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
@@ -580,7 +731,7 @@ cocoedit_dialog_build_made (CocoeditDialog *dialog)
   gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
   gtk_widget_show (hbox);
 
-  widget = gtk_button_new_with_mnemonic (_("Regenerate _Layer"));
+  widget = gtk_button_new_with_mnemonic (_("Regenerate La_yer"));
   gtk_widget_set_tooltip_text (widget,
                                _("Make this layer again from its source "
                                  "layer and selection, in its place"));
@@ -638,6 +789,13 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
   cocoedit_preview_set_before (COCOEDIT_PREVIEW (dialog->preview), before);
   gtk_container_add (GTK_CONTAINER (frame), dialog->preview);
   gtk_widget_show (dialog->preview);
+
+  /* Shown with the first variation. */
+  dialog->variations_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
+  gtk_style_context_add_class (gtk_widget_get_style_context (dialog->variations_box),
+                               GTK_STYLE_CLASS_LINKED);
+  gtk_widget_set_halign (dialog->variations_box, GTK_ALIGN_CENTER);
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->variations_box, FALSE, FALSE, 0);
 
   /* Before / After / Changes, as linked toggle buttons. */
   hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 0);
@@ -917,9 +1075,13 @@ cocoedit_dialog_config_notify (GimpProcedureConfig *config,
   if (! strcmp (pspec->name, COCOEDIT_PROP_MODEL_PATH))
     cocoedit_dialog_sync_model (dialog);
 
-  if (! dialog->previewing &&
+  /* Picking a variation sets its seed; the number of variations and
+   * Randomize change no result.
+   */
+  if (! dialog->previewing && ! dialog->choosing &&
       cocoedit_preview_has_result (COCOEDIT_PREVIEW (dialog->preview)) &&
-      strcmp (pspec->name, COCOEDIT_PROP_RANDOM_SEED))
+      strcmp (pspec->name, COCOEDIT_PROP_RANDOM_SEED) &&
+      strcmp (pspec->name, COCOEDIT_PROP_VARIATIONS))
     {
       gtk_label_set_text (GTK_LABEL (dialog->status),
                           _("The settings changed since the preview was "
@@ -1063,6 +1225,9 @@ auto_spin_output (GtkSpinButton  *spin,
   else if (GTK_WIDGET (spin) == dialog->guidance_spin && dialog->default_steps > 0)
     /* TRANSLATORS: the model's default guidance scale */
     text = g_strdup_printf (_("Auto (%.1f)"), dialog->default_guidance);
+  else if (GTK_WIDGET (spin) == dialog->variations_spin &&
+           dialog->default_variations > 0)
+    text = g_strdup_printf (_("Auto (%d)"), dialog->default_variations);
   else
     text = g_strdup (_("Auto"));
 

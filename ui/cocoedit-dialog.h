@@ -26,6 +26,7 @@ G_BEGIN_DECLS
 #define COCOEDIT_PROP_MODEL_PATH   "model-path"
 #define COCOEDIT_PROP_DEVICE       "device"
 #define COCOEDIT_PROP_OUTPUT_MODE  "output-mode"
+#define COCOEDIT_PROP_VARIATIONS   "variations"
 
 #define COCOEDIT_TYPE_DIALOG (cocoedit_dialog_get_type ())
 G_DECLARE_FINAL_TYPE (CocoeditDialog, cocoedit_dialog,
@@ -46,6 +47,9 @@ void        cocoedit_dialog_set_models         (CocoeditDialog      *dialog,
 void        cocoedit_dialog_set_model_defaults (CocoeditDialog      *dialog,
                                                 gint                 steps,
                                                 gdouble              guidance);
+void        cocoedit_dialog_set_default_variations
+                                               (CocoeditDialog      *dialog,
+                                                gint                 n);
 void        cocoedit_dialog_set_engine_info    (CocoeditDialog      *dialog,
                                                 const gchar         *text,
                                                 gboolean             is_error);
@@ -65,8 +69,23 @@ void        cocoedit_dialog_preview_finished   (CocoeditDialog      *dialog,
                                                 GdkPixbuf           *after,
                                                 GdkPixbuf           *changes,
                                                 const gchar         *text);
+void        cocoedit_dialog_preview_show       (CocoeditDialog      *dialog,
+                                                GdkPixbuf           *before,
+                                                GdkPixbuf           *after,
+                                                GdkPixbuf           *changes,
+                                                const gchar         *text);
 void        cocoedit_dialog_preview_failed     (CocoeditDialog      *dialog,
                                                 const gchar         *message);
+
+/* The variations of one run, as thumbnails; "variation-chosen" (gint
+ * index) says which one the user clicked.
+ */
+void        cocoedit_dialog_clear_variations   (CocoeditDialog      *dialog);
+gint        cocoedit_dialog_add_variation      (CocoeditDialog      *dialog,
+                                                GdkPixbuf           *thumbnail,
+                                                const gchar         *tip);
+void        cocoedit_dialog_choose_variation   (CocoeditDialog      *dialog,
+                                                gint                 index);
 
 G_END_DECLS
 

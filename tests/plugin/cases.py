@@ -671,6 +671,10 @@ def case_dialog():
           "layers after OK: %s" % [l.get_name() for l in layers])
     selected = selection_on(layer)
     check_outside_unchanged(before, native(layers[0]), selected)
+    # The variation picked in the dialog is the one applied.
+    seed = int(os.environ.get("COCOEDIT_TEST_SEED", "-1"))
+    check(seed < 0 or record_of(layers[0])["seed"] == seed,
+          "applied seed %d, picked %d" % (record_of(layers[0])["seed"], seed))
     if OUT:
         export_before_after(layer, layers[0], os.path.join(OUT, "before-after.png"))
 
