@@ -14,13 +14,16 @@
  * worker thread; only the main thread talks to GIMP.
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
 #include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
 
+#include "cocoedit-choices.h"
 #include "cocoedit-dialog.h"
 #include "cocoedit-estimates.h"
 #include "cocoedit-history.h"
@@ -51,6 +54,7 @@ typedef struct
   cocoedit_device     device;
   CocoeditOutputMode  output_mode;
   gint                variations;   /* 0: automatic */
+  gboolean            keep_choices;
 } Settings;
 
 typedef struct _Ui Ui;
@@ -135,7 +139,12 @@ static DialogResult     cocoedit_dialog_run_ui    (GimpProcedure        *procedu
                                                    GimpDrawable         *drawable,
                                                    CocoeditRunner       *runner,
                                                    Preview             **preview,
+                                                   GPtrArray           **others,
                                                    gboolean             *keep_seed);
+static void             keep_choice               (CocoeditRegion       *region,
+                                                   GPtrArray            *others,
+                                                   const Settings       *settings,
+                                                   const gchar          *model_dir);
 static GimpValueArray * regenerate_from_dialog    (GimpProcedure        *procedure,
                                                    GimpImage            *image,
                                                    GimpDrawable         *drawable,
@@ -293,6 +302,13 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
                                              "else one"),
                                            0, 8, 0, G_PARAM_READWRITE);
       gimp_procedure_add_boolean_aux_argument (procedure,
+                                               COCOEDIT_PROP_KEEP_CHOICES,
+                                               _("_Keep my choices as training data"),
+                                               _("Store each applied choice "
+                                                 "among variations locally, "
+                                                 "for cocoedit-train"),
+                                               FALSE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_aux_argument (procedure,
                                                COCOEDIT_PROP_RANDOM_SEED,
                                                _("Randomi_ze"),
                                                _("Pick a new seed every time"),
@@ -413,6 +429,8 @@ cocoedit_run (GimpProcedure        *procedure,
   Settings          settings = { NULL, };
   CocoeditEditJob   job      = { NULL, };
   CocoeditRecord   *record   = NULL;
+  GPtrArray        *others   = NULL;
+  gboolean          applied_preview = FALSE;
   GimpPDBStatusType status   = GIMP_PDB_SUCCESS;
   gchar            *model_dir = NULL;
   gchar            *name;
@@ -453,7 +471,7 @@ cocoedit_run (GimpProcedure        *procedure,
       gimp_ui_init (PLUG_IN_BINARY);
 
       answer = cocoedit_dialog_run_ui (procedure, config, drawable, runner,
-                                       &preview, &keep_seed);
+                                       &preview, &others, &keep_seed);
       if (answer != DIALOG_OK)
         {
           g_object_unref (runner);
@@ -513,6 +531,7 @@ cocoedit_run (GimpProcedure        *procedure,
         {
           cocoedit_region_free (region);
           region = g_steal_pointer (&preview->region);
+          applied_preview = TRUE;
         }
       else
         {
@@ -564,6 +583,10 @@ cocoedit_run (GimpProcedure        *procedure,
       goto out;
     }
 
+  /* Only a variation applied as it was shown is a choice. */
+  if (others && settings.keep_choices && applied_preview)
+    keep_choice (region, others, &settings, model_dir);
+
   if (run_mode != GIMP_RUN_NONINTERACTIVE)
     {
       gchar *path = cocoedit_history_get_path ();
@@ -582,6 +605,7 @@ cocoedit_run (GimpProcedure        *procedure,
   cocoedit_region_free (region);
   cocoedit_record_free (record);
   g_clear_pointer (&preview, preview_free);
+  g_clear_pointer (&others, g_ptr_array_unref);
   settings_clear (&settings);
   g_free (model_dir);
   g_object_unref (runner);
@@ -874,6 +898,123 @@ regenerate_from_dialog (GimpProcedure *procedure,
   return return_vals;
 }
 
+/* An image of the engine's format as RGB8, or NULL when out of memory. */
+static guint8 *
+region_image_rgb8 (const CocoeditRegion *region,
+                   const cocoedit_image *image)
+{
+  const Babl *fish   = babl_fish (region->engine_format,
+                                  babl_format_with_space ("R'G'B' u8",
+                                                          region->engine_format));
+  guint8     *pixels = g_try_malloc ((gsize) image->width * image->height * 3);
+  gint        y;
+
+  if (pixels)
+    for (y = 0; y < image->height; y++)
+      babl_process (fish, (const guchar *) image->data + (gsize) y * image->stride,
+                    pixels + (gsize) y * image->width * 3, image->width);
+
+  return pixels;
+}
+
+/* Keeps the user's choice among the variations (the setting is on): the
+ * area the model saw, the selection, the applied variation and the
+ * others, as one record of the choices dataset.  A failure is told, never
+ * in the way of the edit.
+ */
+static void
+keep_choice (CocoeditRegion *region,
+             GPtrArray      *others,
+             const Settings *settings,
+             const gchar    *model_dir)
+{
+  g_autoptr (JsonBuilder)   builder   = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode)      root      = NULL;
+  GPtrArray      *rejected = g_ptr_array_new_with_free_func (g_free);
+  CocoeditChoice  choice   = { 0, };
+  gint            width    = region->crop.width;
+  gint            height   = region->crop.height;
+  guint8         *source   = region_image_rgb8 (region, &region->source);
+  guint8         *chosen   = region_image_rgb8 (region, &region->output);
+  guint8         *mask     = g_try_malloc ((gsize) width * height);
+  gchar          *folder   = cocoedit_choices_folder ();
+  gchar          *metadata = NULL;
+  gchar          *id       = NULL;
+  GError         *error    = NULL;
+  gint            i;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "source");
+  json_builder_add_string_value (builder, "gimp-plug-in");
+  json_builder_set_member_name (builder, "model");
+  json_builder_add_string_value (builder, model_dir);
+  json_builder_set_member_name (builder, "steps");
+  json_builder_add_int_value (builder, settings->steps);
+  json_builder_set_member_name (builder, "guidance");
+  json_builder_add_double_value (builder, settings->guidance);
+  json_builder_set_member_name (builder, "strength");
+  json_builder_add_double_value (builder, settings->strength);
+  json_builder_set_member_name (builder, "seed");
+  json_builder_add_int_value (builder, settings->seed);
+  json_builder_set_member_name (builder, "rejected_seeds");
+  json_builder_begin_array (builder);
+
+  /* The others saw the same area unless the user changed it between them. */
+  for (i = 0; i < (gint) others->len; i++)
+    {
+      const Preview *other = g_ptr_array_index (others, i);
+
+      if (gegl_rectangle_equal (&other->region->crop, &region->crop))
+        {
+          g_ptr_array_add (rejected, region_image_rgb8 (other->region,
+                                                        &other->region->output));
+          json_builder_add_int_value (builder, (gint64) other->job.seed);
+        }
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  metadata = json_generator_to_data (generator, NULL);
+
+  if (mask)
+    for (i = 0; i < width * height; i++)
+      mask[i] = region->has_mask ?
+                (guint8) (((const gfloat *) region->selection.data)[i] * 255.0f + 0.5f) :
+                255;
+
+  if (source && chosen && mask && rejected->len > 0 &&
+      ! g_ptr_array_find (rejected, NULL, NULL))
+    {
+      choice.width      = width;
+      choice.height     = height;
+      choice.source     = source;
+      choice.mask       = mask;
+      choice.chosen     = chosen;
+      choice.rejected   = (const guint8 *const *) rejected->pdata;
+      choice.n_rejected = rejected->len;
+      choice.prompt     = settings->prompt;
+      choice.metadata   = metadata;
+
+      id = cocoedit_choices_append (folder, &choice, &error);
+    }
+
+  if (! id && rejected->len > 0)
+    g_message (_("Your choice could not be kept in %s: %s"), folder,
+               error ? error->message : g_strerror (ENOMEM));
+
+  g_clear_error (&error);
+  g_free (id);
+  g_free (metadata);
+  g_free (folder);
+  g_free (source);
+  g_free (chosen);
+  g_free (mask);
+  g_ptr_array_unref (rejected);
+}
+
+
 /*  settings  */
 
 static void
@@ -889,6 +1030,7 @@ settings_get (Settings            *settings,
                 COCOEDIT_PROP_STRENGTH,    &settings->strength,
                 COCOEDIT_PROP_MODEL_PATH,  &settings->model_path,
                 COCOEDIT_PROP_VARIATIONS,  &settings->variations,
+                COCOEDIT_PROP_KEEP_CHOICES, &settings->keep_choices,
                 NULL);
 
   settings->device =
@@ -1600,6 +1742,7 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
                         GimpDrawable         *drawable,
                         CocoeditRunner       *runner,
                         Preview             **preview,
+                        GPtrArray           **others,
                         gboolean             *keep_seed)
 {
   Ui             *ui;
@@ -1638,6 +1781,10 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   g_free (path);
 
   offer_models (ui->dialog);
+
+  path = cocoedit_choices_folder ();
+  cocoedit_dialog_set_choices_folder (ui->dialog, path);
+  g_free (path);
 
   record = cocoedit_region_get_record (drawable, NULL);
   if (record)
@@ -1683,7 +1830,12 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   /* OK applies the variation shown (when nothing changed since). */
   *preview = NULL;
   if (run && ui->chosen >= 0)
-    *preview = g_ptr_array_steal_index (ui->variations, ui->chosen);
+    {
+      *preview = g_ptr_array_steal_index (ui->variations, ui->chosen);
+      /* The ones not chosen, for the kept choices. */
+      if (ui->variations->len > 0)
+        *others = g_steal_pointer (&ui->variations);
+    }
   g_clear_pointer (&ui->variations, g_ptr_array_unref);
   g_clear_pointer (&ui->model_dir, g_free);
   g_clear_pointer (&ui->engine_text, g_free);

@@ -67,6 +67,8 @@ struct _CocoeditDialog
 
   gboolean             previewing;
 
+  GtkWidget           *choices_note;
+
   /* Shown when the layer was made by CoCoEdit. */
   GtkWidget           *made_box;
   GtkWidget           *made_label;
@@ -340,6 +342,25 @@ cocoedit_dialog_set_engine_info (CocoeditDialog *dialog,
   else
     gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->engine_label),
                                     GTK_STYLE_CLASS_ERROR);
+}
+
+void
+cocoedit_dialog_set_choices_folder (CocoeditDialog *dialog,
+                                    const gchar    *folder)
+{
+  gchar *text;
+
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  /* TRANSLATORS: %s is a folder */
+  text = g_strdup_printf (_("Then applying one of several variations "
+                            "stores the selected area, its selection, the "
+                            "instruction and every variation, with the "
+                            "model and seeds, in %s, as training data for "
+                            "cocoedit-train. Nothing leaves this computer."),
+                          folder);
+  gtk_label_set_text (GTK_LABEL (dialog->choices_note), text);
+  g_free (text);
 }
 
 /* Says how the layer was made (it is a CoCoEdit result) and offers to
@@ -688,6 +709,17 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   widget = cocoedit_dialog_build_model (dialog);
   gtk_widget_set_margin_top (widget, 6);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+
+  /* Off by default; the note says what is kept and where. */
+  widget = dialog_widget (dialog, COCOEDIT_PROP_KEEP_CHOICES, GTK_TYPE_CHECK_BUTTON);
+  gtk_widget_set_margin_top (widget, 6);
+  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+  gtk_widget_show (widget);
+
+  dialog->choices_note = make_note ();
+  gtk_label_set_max_width_chars (GTK_LABEL (dialog->choices_note), 60);
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->choices_note, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->choices_note);
 
   g_signal_connect (dialog->config, "notify",
                     G_CALLBACK (cocoedit_dialog_config_notify),
@@ -1081,7 +1113,8 @@ cocoedit_dialog_config_notify (GimpProcedureConfig *config,
   if (! dialog->previewing && ! dialog->choosing &&
       cocoedit_preview_has_result (COCOEDIT_PREVIEW (dialog->preview)) &&
       strcmp (pspec->name, COCOEDIT_PROP_RANDOM_SEED) &&
-      strcmp (pspec->name, COCOEDIT_PROP_VARIATIONS))
+      strcmp (pspec->name, COCOEDIT_PROP_VARIATIONS) &&
+      strcmp (pspec->name, COCOEDIT_PROP_KEEP_CHOICES))
     {
       gtk_label_set_text (GTK_LABEL (dialog->status),
                           _("The settings changed since the preview was "

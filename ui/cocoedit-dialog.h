@@ -27,6 +27,7 @@ G_BEGIN_DECLS
 #define COCOEDIT_PROP_DEVICE       "device"
 #define COCOEDIT_PROP_OUTPUT_MODE  "output-mode"
 #define COCOEDIT_PROP_VARIATIONS   "variations"
+#define COCOEDIT_PROP_KEEP_CHOICES "keep-choices"
 
 #define COCOEDIT_TYPE_DIALOG (cocoedit_dialog_get_type ())
 G_DECLARE_FINAL_TYPE (CocoeditDialog, cocoedit_dialog,
@@ -54,6 +55,8 @@ void        cocoedit_dialog_set_engine_info    (CocoeditDialog      *dialog,
                                                 const gchar         *text,
                                                 gboolean             is_error);
 
+void        cocoedit_dialog_set_choices_folder (CocoeditDialog      *dialog,
+                                                const gchar         *folder);
 void        cocoedit_dialog_set_made_with      (CocoeditDialog      *dialog,
                                                 const gchar         *text);
 gboolean    cocoedit_dialog_get_regenerate     (CocoeditDialog      *dialog,

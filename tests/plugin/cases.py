@@ -675,6 +675,8 @@ def case_dialog():
     seed = int(os.environ.get("COCOEDIT_TEST_SEED", "-1"))
     check(seed < 0 or record_of(layers[0])["seed"] == seed,
           "applied seed %d, picked %d" % (record_of(layers[0])["seed"], seed))
+    if seed >= 0:
+        check_kept_choice(prompt, seed)
     if OUT:
         export_before_after(layer, layers[0], os.path.join(OUT, "before-after.png"))
 
@@ -717,6 +719,26 @@ def case_dialog():
     check(not np.array_equal(native(again), made_pixels),
           "regenerate changed no pixel")
     finish("dialog")
+
+
+def check_kept_choice(prompt, seed):
+    """Keep my choices was on: the choice is one manifest record, the
+    chosen variation as the target and the two others as rejected."""
+    import json
+    folder = os.environ["COCOEDIT_CHOICES_DIR"]
+    with open(os.path.join(folder, "manifest.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    check(len(records) == 1, "%d kept choices" % len(records))
+    record = records[0]
+    check(record["prompt"] == prompt, "kept prompt %r" % record["prompt"])
+    check(record["metadata"]["seed"] == seed and
+          sorted(record["metadata"]["rejected_seeds"]) == [0, 2],
+          "kept seeds %r" % record["metadata"])
+    check(len(record["rejected"]) == 2, "rejected %r" % record["rejected"])
+    for key in ("image", "mask", "target"):
+        check(os.path.isfile(os.path.join(folder, record[key])), "no " + key)
+    for path in record["rejected"]:
+        check(os.path.isfile(os.path.join(folder, path)), "no " + path)
 
 
 def export_before_after(source, result, path):

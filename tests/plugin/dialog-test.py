@@ -127,6 +127,7 @@ def run_language(args, display, screen, lang, out_dir):
             "COCOEDIT_TEST_EXPECT": "ok" if english else "cancel",
             "COCOEDIT_TEST_PROMPT": PROMPT,
             "COCOEDIT_TEST_SEED": "1",
+            "COCOEDIT_CHOICES_DIR": os.path.join(root, "choices"),
             "GDK_BACKEND": "x11",
             "NO_AT_BRIDGE": "1",
         }
@@ -161,6 +162,8 @@ def run_language(args, display, screen, lang, out_dir):
                 # tiny model is quick, so the second makes three
                 # variations ("Auto (3)", seeds 0, 1, 2): the second is
                 # picked with Alt+2 and applied by OK.
+                # Keep my choices (off by default) is switched on.
+                xdotool(display, "key", "alt+k")
                 for _ in range(2):
                     xdotool(display, "key", "alt+p")
                     time.sleep(1.0)

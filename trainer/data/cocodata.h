@@ -94,6 +94,12 @@ typedef struct
   gchar           *lang;      /* "en", "zh", "ja", other tags, or ""      */
   gchar           *id;        /* record id, unique within a dataset       */
   gchar           *metadata;  /* JSON object text, "{}" when none         */
+  /* A preference record (the GIMP plug-in's kept choices): the target is
+   * the candidate the user chose, these the ones shown beside it and not
+   * chosen (RGB8 like source); NULL and 0 otherwise.
+   */
+  guint8         **rejected;
+  guint            n_rejected;
 } CocodataSample;
 
 /* A zeroed CocodataSample is empty; clear frees its contents and zeroes it. */

@@ -19,6 +19,7 @@ typedef struct
   gchar           *image;    /* absolute paths */
   gchar           *mask;
   gchar           *target;   /* or NULL */
+  gchar          **rejected; /* NULL-terminated, or NULL */
   CocodataEditType edit_type;
   gchar           *lang;
   gchar           *metadata;
@@ -68,6 +69,7 @@ record_free (gpointer p)
   g_free (r->image);
   g_free (r->mask);
   g_free (r->target);
+  g_strfreev (r->rejected);
   g_free (r->lang);
   g_free (r->metadata);
   g_free (r);
@@ -206,6 +208,44 @@ bench_image (CocodataDataset *ds, const gchar *id, GError **error)
   return NULL;
 }
 
+/* "rejected": the candidates not chosen in a preference record, paths
+ * like "target" (which holds the chosen one). */
+static gboolean
+parse_rejected (CocodataDataset *ds, JsonObject *obj, Record *r, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "rejected");
+  JsonArray *array;
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node) ||
+      (n = json_array_get_length (array = json_node_get_array (node))) == 0 || n > 64)
+    {
+      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID,
+                   "\"rejected\" must be a list of 1 to 64 image paths");
+      return FALSE;
+    }
+  if (!json_object_has_member (obj, "target"))
+    {
+      g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID,
+                   "\"rejected\" needs a \"target\" (the chosen candidate)");
+      return FALSE;
+    }
+  r->rejected = g_new0 (gchar *, n + 1);
+  for (guint k = 0; k < n; k++)
+    {
+      JsonNode *item = json_array_get_element (array, k);
+      if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
+        {
+          g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID,
+                       "\"rejected\" item %u is not a string", k);
+          return FALSE;
+        }
+      if (!(r->rejected[k] = inside_path (ds, json_node_get_string (item), "rejected", error)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Fills r from one parsed line. */
 static gboolean
 parse_record (CocodataDataset *ds, JsonObject *obj, Record *r, GError **error)
@@ -256,6 +296,9 @@ parse_record (CocodataDataset *ds, JsonObject *obj, Record *r, GError **error)
               g_propagate_error (error, local);
               return FALSE;
             }
+          if (json_object_has_member (obj, "rejected") &&
+              !parse_rejected (ds, obj, r, error))
+            return FALSE;
         }
       s = get_string (obj, "id", FALSE, NULL);
       r->id = s ? g_strdup (s) : g_path_get_basename (r->image);
@@ -300,6 +343,9 @@ parse_record (CocodataDataset *ds, JsonObject *obj, Record *r, GError **error)
       !probe_same_size (r->mask, w, h, "mask", error) ||
       (r->target && !probe_same_size (r->target, w, h, "target", error)))
     return FALSE;
+  for (guint k = 0; r->rejected && r->rejected[k]; k++)
+    if (!probe_same_size (r->rejected[k], w, h, "rejected", error))
+      return FALSE;
   return TRUE;
 }
 
@@ -484,6 +530,32 @@ cocodata_dataset_get (CocodataDataset *ds, gsize i, CocodataSample *out, GError 
   out->lang = g_strdup (r->lang);
   out->id = g_strdup (r->id);
   out->metadata = g_strdup (r->metadata);
+
+  if (r->rejected)
+    {
+      guint n = g_strv_length (r->rejected);
+
+      out->rejected = g_new0 (guint8 *, n);
+      for (guint k = 0; k < n; k++)
+        {
+          CocodataImage other = { 0 };
+
+          if (!cocodata_image_load (r->rejected[k], 3, &other, error) ||
+              other.width != out->width || other.height != out->height)
+            {
+              if (error && !*error)
+                g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID,
+                             "%s:%u: rejected image %u has another size",
+                             ds->index, r->line, k);
+              else if (error && !strstr ((*error)->message, ds->index))
+                g_prefix_error (error, "%s:%u: ", ds->index, r->line);
+              cocodata_image_clear (&other);
+              cocodata_sample_clear (out);
+              return FALSE;
+            }
+          out->rejected[out->n_rejected++] = g_steal_pointer (&other.pixels);
+        }
+    }
   return TRUE;
 }
 

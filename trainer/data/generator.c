@@ -1252,5 +1252,8 @@ cocodata_sample_clear (CocodataSample *sample)
   g_free (sample->lang);
   g_free (sample->id);
   g_free (sample->metadata);
+  for (guint k = 0; k < sample->n_rejected; k++)
+    g_free (sample->rejected[k]);
+  g_free (sample->rejected);
   memset (sample, 0, sizeof *sample);
 }
