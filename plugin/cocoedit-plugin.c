@@ -91,6 +91,7 @@ struct _Ui
   gchar               *model_dir;   /* of the last model opened      */
   cocoedit_device      device;
   gchar               *engine_text; /* what the engine said of it    */
+  gdouble              seconds;     /* per edit, measured; < 0: not  */
 };
 
 
@@ -161,6 +162,10 @@ static void             edit_job_init             (CocoeditEditJob      *job,
                                                    const Settings       *settings,
                                                    const gchar          *model_dir,
                                                    CocoeditRegion       *region);
+static gdouble          estimated_seconds         (const gchar          *model_dir,
+                                                   cocoedit_device       device);
+static gchar          * with_time_left            (gchar                *text,
+                                                   gdouble               seconds_left);
 static void             record_seconds            (const gchar          *model_dir,
                                                    cocoedit_device       device,
                                                    gint64                started);
@@ -383,6 +388,8 @@ typedef struct
 {
   CocoeditRunner *runner;
   CocoeditPhase   phase;
+  gdouble         seconds;   /* per edit, measured here; < 0: unknown */
+  gint            step;
 } ProgressState;
 
 static gboolean
@@ -397,10 +404,15 @@ progress_poll (gpointer user_data)
   phase = cocoedit_runner_get_progress (state->runner, &step, &n_steps);
   text  = progress_text (phase, step, n_steps, &fraction);
 
-  /* Each call is a round trip to GIMP: say only what changed. */
-  if (phase != state->phase)
+  /* Each call is a round trip to GIMP: say only what changed (the
+   * phase, and the step with the time left).
+   */
+  if (state->seconds > 0.0 && fraction >= 0.0)
+    text = with_time_left (text, state->seconds * (1.0 - fraction));
+  if (phase != state->phase || step != state->step)
     gimp_progress_set_text (text);
   state->phase = phase;
+  state->step  = step;
 
   if (fraction < 0.0)
     gimp_progress_pulse ();
@@ -667,7 +679,8 @@ run_with_progress (CocoeditRunner   *runner,
                    CocoeditEditJob  *job,
                    GError          **error)
 {
-  ProgressState state = { runner, COCOEDIT_PHASE_IDLE };
+  ProgressState state = { runner, COCOEDIT_PHASE_IDLE,
+                          estimated_seconds (job->model_dir, job->device), -1 };
   gboolean      success;
 
   gimp_progress_init (_("CoCoEdit: editing"));
@@ -1261,6 +1274,24 @@ preview_free (Preview *preview)
   g_free (preview);
 }
 
+/* "Step 3 of 28" with the time left, when an edit was timed here. */
+static gchar *
+with_time_left (gchar   *text,
+                gdouble  seconds_left)
+{
+  gchar *both;
+
+  if (seconds_left <= 0.0)
+    return text;
+
+  /* TRANSLATORS: progress, then the estimated seconds still to go */
+  both = g_strdup_printf (_("%s, about %.0f s left"), text,
+                          MAX (1.0, seconds_left));
+  g_free (text);
+
+  return both;
+}
+
 static gboolean
 preview_poll (gpointer user_data)
 {
@@ -1287,6 +1318,9 @@ preview_poll (gpointer user_data)
           text = both;
           fraction = (done + MAX (fraction, 0.0)) / ui->run_size;
         }
+      if (ui->seconds > 0.0 && fraction >= 0.0)
+        text = with_time_left (text, ui->seconds * ui->run_size *
+                                     (1.0 - fraction));
       cocoedit_dialog_preview_progress (ui->dialog, fraction, text);
     }
 
@@ -1341,9 +1375,11 @@ show_engine_info (Ui *ui)
   gchar   *timing;
   gchar   *text;
 
+  ui->seconds = seconds;
+
   if (seconds > 0.0)
     timing = g_strdup_printf (_("About %.1f s per edit here (measured)"),
-                              seconds);
+                              MAX (seconds, 0.1));
   else
     timing = g_strdup (_("Time per edit: not measured here yet"));
 
@@ -1592,6 +1628,40 @@ format_parameters (gint64 n)
   return g_strdup_printf ("%" G_GINT64_FORMAT, n);
 }
 
+/* What the model's working resolution means for this selection, or
+ * NULL.
+ */
+static gchar *
+working_size_note (Ui   *ui,
+                   gint  working_size)
+{
+  GeglRectangle crop, bounds;
+  gint          margin;
+  gchar        *note;
+
+  if (working_size <= 0 ||
+      ! cocoedit_region_get_bounds (ui->drawable, NULL, &crop, &bounds,
+                                    &margin, NULL))
+    return NULL;
+
+  if (MAX (crop.width, crop.height) > working_size * 3 / 2)
+    note = g_strdup_printf (_("The selection with its context is %d × %d px "
+                              "and the model works at %d px: new content "
+                              "there is only as sharp as %d px allow (the "
+                              "source's detail is kept where the result "
+                              "keeps its structure). Select a smaller area "
+                              "for finer detail."),
+                            crop.width, crop.height, working_size,
+                            working_size);
+  else
+    note = g_strdup_printf (_("The selection with its context (%d × %d px) "
+                              "is edited at the model's working resolution, "
+                              "%d px."),
+                            crop.width, crop.height, working_size);
+
+  return note;
+}
+
 typedef struct
 {
   Ui    *ui;
@@ -1632,9 +1702,13 @@ engine_opened (GObject      *source,
                                   info.name, info.family, info.device, params,
                                   weights, edit, info.memory_edit_size);
 
+          gchar *note = working_size_note (ui, info.working_size);
+
           g_free (ui->engine_text);
           ui->engine_text = g_strdup (text);
           show_engine_info (ui);
+          cocoedit_dialog_set_selection_note (ui->dialog, note ? note : "");
+          g_free (note);
           cocoedit_dialog_set_model_defaults (ui->dialog, info.default_steps,
                                               info.default_guidance);
           g_free (params);

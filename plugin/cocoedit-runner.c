@@ -309,7 +309,7 @@ edit_thread (GTask        *task,
   params.prompt         = job->prompt;
   params.seed           = job->seed;
   params.steps          = MAX (job->steps, 0);
-  params.guidance       = job->guidance > 0.0 ? (float) job->guidance : -1.0f;
+  params.guidance       = (float) job->guidance;
   params.strength       = (float) job->strength;
   params.context_margin = job->context_margin;
   params.progress       = edit_progress;

@@ -68,6 +68,7 @@ struct _CocoeditDialog
   gboolean             previewing;
 
   GtkWidget           *choices_note;
+  GtkWidget           *selection_note;  /* the selection's size vs the model's */
 
   /* Shown when the layer was made by CoCoEdit. */
   GtkWidget           *made_box;
@@ -342,6 +343,16 @@ cocoedit_dialog_set_engine_info (CocoeditDialog *dialog,
   else
     gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->engine_label),
                                     GTK_STYLE_CLASS_ERROR);
+}
+
+/* What the model's working resolution means for this selection. */
+void
+cocoedit_dialog_set_selection_note (CocoeditDialog *dialog,
+                                    const gchar    *text)
+{
+  g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  gtk_label_set_text (GTK_LABEL (dialog->selection_note), text);
 }
 
 void
@@ -717,7 +728,7 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   gtk_widget_show (widget);
 
   dialog->choices_note = make_note ();
-  gtk_label_set_max_width_chars (GTK_LABEL (dialog->choices_note), 60);
+  gtk_label_set_max_width_chars (GTK_LABEL (dialog->choices_note), 70);
   gtk_box_pack_start (GTK_BOX (vbox), dialog->choices_note, FALSE, FALSE, 0);
   gtk_widget_show (dialog->choices_note);
 
@@ -887,6 +898,10 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
   dialog->status = make_note ();
   gtk_box_pack_start (GTK_BOX (vbox), dialog->status, FALSE, FALSE, 0);
   gtk_widget_show (dialog->status);
+
+  dialog->selection_note = make_note ();
+  gtk_box_pack_start (GTK_BOX (vbox), dialog->selection_note, FALSE, FALSE, 0);
+  gtk_widget_show (dialog->selection_note);
 
   /* Below the preview, where the dialog has room: a CoCoEdit layer's
    * settings and Regenerate.
@@ -1059,6 +1074,7 @@ cocoedit_dialog_build_model (CocoeditDialog *dialog)
   gtk_widget_show (widget);
 
   dialog->engine_label = make_note ();
+  gtk_label_set_max_width_chars (GTK_LABEL (dialog->engine_label), 70);
   gtk_box_pack_start (GTK_BOX (vbox), dialog->engine_label, FALSE, FALSE, 0);
   gtk_widget_show (dialog->engine_label);
 

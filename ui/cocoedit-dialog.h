@@ -55,6 +55,8 @@ void        cocoedit_dialog_set_engine_info    (CocoeditDialog      *dialog,
                                                 const gchar         *text,
                                                 gboolean             is_error);
 
+void        cocoedit_dialog_set_selection_note (CocoeditDialog      *dialog,
+                                                const gchar         *text);
 void        cocoedit_dialog_set_choices_folder (CocoeditDialog      *dialog,
                                                 const gchar         *folder);
 void        cocoedit_dialog_set_made_with      (CocoeditDialog      *dialog,

@@ -233,8 +233,11 @@ typedef struct cocoedit_edit_params {
   size_t struct_size;       /* sizeof (cocoedit_edit_params)                  */
   const char *prompt;       /* the instruction, UTF-8, not empty              */
   uint64_t seed;
+  /* One convention from the plug-in's dialog down to here: 0 asks for the
+   * model's default (steps, guidance, working_size). */
   int steps;                /* sampler steps; 0 = the model's default         */
-  float guidance;           /* instruction guidance scale (1 = off); <0 = default */
+  float guidance;           /* instruction guidance scale (1 = off); 0 (or
+                               less) = the model's default                    */
   float image_guidance;     /* source-image guidance scale (1 = off)          */
   float strength;           /* 1 = start from pure noise; lower values start
                                from the noised source and keep more of it     */

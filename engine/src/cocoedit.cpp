@@ -312,7 +312,7 @@ cocoedit_edit_params cocoedit_edit_default_params(void) {
   p.prompt = nullptr;
   p.seed = 0;
   p.steps = 0;
-  p.guidance = -1.0f;
+  p.guidance = 0.0f;
   p.image_guidance = 1.0f;
   p.strength = 1.0f;
   p.working_size = 0;
@@ -351,7 +351,7 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
     req.seed = p.seed;
     req.steps = p.steps > 0 ? p.steps : c.default_steps;
     if (p.steps < 0 || req.steps > 1000) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "steps must be in 0..1000");
-    const double g = p.guidance < 0 ? c.default_guidance : p.guidance;
+    const double g = p.guidance <= 0 ? c.default_guidance : p.guidance;
     if (!std::isfinite(g) || g > 50 || !std::isfinite(p.image_guidance) || p.image_guidance < 0 ||
         p.image_guidance > 50)
       fail(COCOEDIT_ERR_INVALID_ARGUMENT, "guidance scales must be in 0..50");

@@ -505,6 +505,23 @@ test_controls (void)
   p.image_guidance = 1.5f;
   g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
   g_assert_false (same_rows (&a, &b));
+
+  /* 0 (and, for older callers, a negative value) is the model's default,
+   * as in the plug-in's dialog: the same result as asking for it. */
+  {
+    cocoedit_model_info info;
+
+    g_assert_cmpint (cocoedit_model_get_info (model, &info, &err), ==, COCOEDIT_OK);
+    p.image_guidance = 1.0f;
+    p.guidance = info.default_guidance;
+    g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &a.img, &err), ==, COCOEDIT_OK);
+    p.guidance = 0.0f;
+    g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+    g_assert_true (same_rows (&a, &b));
+    p.guidance = -1.0f;
+    g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &b.img, &err), ==, COCOEDIT_OK);
+    g_assert_true (same_rows (&a, &b));
+  }
   p.guidance = 1.0f;
   p.image_guidance = 1.0f;
   p.strength = 0.3f;
