@@ -625,34 +625,17 @@ cocoedit_run (GimpProcedure        *procedure,
   return return_vals;
 }
 
+/* @procedure's return values from those of the procedure it ran for the
+ * user (Repeat Last Edit and Regenerate run another): its status, its
+ * error message and its layer.
+ */
 static GimpValueArray *
-cocoedit_run_repeat (GimpProcedure        *procedure,
-                     GimpRunMode           run_mode,
-                     GimpImage            *image,
-                     GimpDrawable        **drawables,
-                     GimpProcedureConfig  *config,
-                     gpointer              run_data)
+forward_result (GimpProcedure  *procedure,
+                GimpValueArray *inner_vals)
 {
-  GimpProcedure       *edit;
-  GimpProcedureConfig *edit_config;
-  GimpValueArray      *edit_vals;
-  GimpValueArray      *return_vals;
-  GimpPDBStatusType    status;
-  GError              *error = NULL;
-
-  edit        = gimp_pdb_lookup_procedure (gimp_get_pdb (), PLUG_IN_PROC);
-  edit_config = gimp_procedure_create_config (edit);
-
-  g_object_set (edit_config,
-                "run-mode", GIMP_RUN_WITH_LAST_VALS,
-                "image",    image,
-                NULL);
-  gimp_procedure_config_set_core_object_array (edit_config, "drawables",
-                                               (GObject **) drawables,
-                                               gimp_core_object_array_get_length ((GObject **) drawables));
-
-  edit_vals = gimp_procedure_run_config (edit, edit_config);
-  status    = GIMP_VALUES_GET_ENUM (edit_vals, 0);
+  GimpValueArray    *return_vals;
+  GimpPDBStatusType  status = GIMP_VALUES_GET_ENUM (inner_vals, 0);
+  GError            *error  = NULL;
 
   if (status != GIMP_PDB_SUCCESS && status != GIMP_PDB_CANCEL)
     {
@@ -665,9 +648,38 @@ cocoedit_run_repeat (GimpProcedure        *procedure,
 
   return_vals = gimp_procedure_new_return_values (procedure, status, error);
   if (status == GIMP_PDB_SUCCESS)
-    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_VALUES_GET_LAYER (edit_vals, 1));
+    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_VALUES_GET_LAYER (inner_vals, 1));
 
-  gimp_value_array_unref (edit_vals);
+  gimp_value_array_unref (inner_vals);
+
+  return return_vals;
+}
+
+static GimpValueArray *
+cocoedit_run_repeat (GimpProcedure        *procedure,
+                     GimpRunMode           run_mode,
+                     GimpImage            *image,
+                     GimpDrawable        **drawables,
+                     GimpProcedureConfig  *config,
+                     gpointer              run_data)
+{
+  GimpProcedure       *edit;
+  GimpProcedureConfig *edit_config;
+  GimpValueArray      *return_vals;
+
+  edit        = gimp_pdb_lookup_procedure (gimp_get_pdb (), PLUG_IN_PROC);
+  edit_config = gimp_procedure_create_config (edit);
+
+  g_object_set (edit_config,
+                "run-mode", GIMP_RUN_WITH_LAST_VALS,
+                "image",    image,
+                NULL);
+  gimp_procedure_config_set_core_object_array (edit_config, "drawables",
+                                               (GObject **) drawables,
+                                               gimp_core_object_array_get_length ((GObject **) drawables));
+
+  return_vals = forward_result (procedure,
+                                gimp_procedure_run_config (edit, edit_config));
   g_object_unref (edit_config);
 
   return return_vals;
@@ -880,35 +892,14 @@ regenerate_from_dialog (GimpProcedure *procedure,
                         GimpDrawable  *drawable,
                         gboolean       keep_seed)
 {
-  GimpValueArray    *regen_vals;
-  GimpValueArray    *return_vals;
-  GimpPDBStatusType  status;
-  GError            *error = NULL;
-
-  regen_vals = gimp_procedure_run (gimp_pdb_lookup_procedure (gimp_get_pdb (),
-                                                              PLUG_IN_REGEN_PROC),
-                                   "run-mode",  GIMP_RUN_INTERACTIVE,
-                                   "image",     image,
-                                   "drawables", (GimpDrawable *[]) { drawable, NULL },
-                                   "new-seed",  ! keep_seed,
-                                   NULL);
-  status = GIMP_VALUES_GET_ENUM (regen_vals, 0);
-
-  if (status != GIMP_PDB_SUCCESS && status != GIMP_PDB_CANCEL)
-    {
-      const gchar *message = gimp_pdb_get_last_error (gimp_get_pdb ());
-
-      g_set_error_literal (&error, GIMP_PLUG_IN_ERROR, 0,
-                           message && *message ? message
-                                               : _("The edit failed."));
-    }
-
-  return_vals = gimp_procedure_new_return_values (procedure, status, error);
-  if (status == GIMP_PDB_SUCCESS)
-    GIMP_VALUES_SET_LAYER (return_vals, 1, GIMP_VALUES_GET_LAYER (regen_vals, 1));
-  gimp_value_array_unref (regen_vals);
-
-  return return_vals;
+  return forward_result (procedure,
+                         gimp_procedure_run (gimp_pdb_lookup_procedure (gimp_get_pdb (),
+                                                                        PLUG_IN_REGEN_PROC),
+                                             "run-mode",  GIMP_RUN_INTERACTIVE,
+                                             "image",     image,
+                                             "drawables", (GimpDrawable *[]) { drawable, NULL },
+                                             "new-seed",  ! keep_seed,
+                                             NULL));
 }
 
 /* An image of the engine's format as RGB8, or NULL when out of memory. */

@@ -454,6 +454,25 @@ cocoedit_dialog_preview_stopped (CocoeditDialog *dialog,
   cocoedit_dialog_update_sensitivity (dialog);
 }
 
+/* A result and what to say of it; @before NULL keeps the result shown,
+ * @text NULL what the status line says.
+ */
+static void
+cocoedit_dialog_show_result (CocoeditDialog *dialog,
+                             GdkPixbuf      *before,
+                             GdkPixbuf      *after,
+                             GdkPixbuf      *changes,
+                             const gchar    *text)
+{
+  if (before)
+    cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
+                                 before, after, changes);
+  if (text)
+    gtk_label_set_text (GTK_LABEL (dialog->status), text);
+  gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->status),
+                                  GTK_STYLE_CLASS_ERROR);
+}
+
 /* Shows a result while more may come. */
 void
 cocoedit_dialog_preview_show (CocoeditDialog *dialog,
@@ -464,17 +483,11 @@ cocoedit_dialog_preview_show (CocoeditDialog *dialog,
 {
   g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
 
-  cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
-                               before, after, changes);
-  gtk_label_set_text (GTK_LABEL (dialog->status), text);
-  gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->status),
-                                  GTK_STYLE_CLASS_ERROR);
+  cocoedit_dialog_show_result (dialog, before, after, changes, text);
   cocoedit_dialog_update_sensitivity (dialog);
 }
 
-/* The run is over; @before may be NULL to keep the result shown, @text
- * NULL to keep what the status line says.
- */
+/* The run is over (arguments as for cocoedit_dialog_show_result()). */
 void
 cocoedit_dialog_preview_finished (CocoeditDialog *dialog,
                                   GdkPixbuf      *before,
@@ -484,16 +497,9 @@ cocoedit_dialog_preview_finished (CocoeditDialog *dialog,
 {
   g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
 
-  if (before)
-    cocoedit_preview_set_result (COCOEDIT_PREVIEW (dialog->preview),
-                                 before, after, changes);
-
+  cocoedit_dialog_show_result (dialog, before, after, changes, text);
   cocoedit_dialog_preview_stopped (dialog, _("Preview ready"));
   gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (dialog->progress), 1.0);
-  if (text)
-    gtk_label_set_text (GTK_LABEL (dialog->status), text);
-  gtk_style_context_remove_class (gtk_widget_get_style_context (dialog->status),
-                                  GTK_STYLE_CLASS_ERROR);
 
   if (cocoedit_preview_get_mode (COCOEDIT_PREVIEW (dialog->preview)) ==
       COCOEDIT_PREVIEW_BEFORE)

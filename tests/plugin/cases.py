@@ -139,37 +139,35 @@ def record_of(layer):
 
 # ---- the plug-in ------------------------------------------------------
 
-def run_edit(image, layer, **values):
-    proc = Gimp.get_pdb().lookup_procedure(PROC)
-    check(proc is not None, "procedure %s is not registered" % PROC)
+def run_proc(name, image, layer, run_mode=Gimp.RunMode.NONINTERACTIVE,
+             **values):
+    """Runs one of the plug-in's procedures on @layer; returns its status
+    and, when it succeeded, the layer it returned."""
+    proc = Gimp.get_pdb().lookup_procedure(name)
+    check(proc is not None, "procedure %s is not registered" % name)
     config = proc.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("run-mode", run_mode)
     config.set_property("image", image)
     config.set_core_object_array("drawables", [layer])
-    values.setdefault("prompt", "make it look like autumn")
-    values.setdefault("steps", 2)
-    values.setdefault("seed", 7)
-    values.setdefault("model-path", MODEL)
     for key, value in values.items():
         config.set_property(key, value)
     result = proc.run(config)
     status = result.index(0)
-    new_layer = result.index(1) if status == Gimp.PDBStatusType.SUCCESS else None
-    return status, new_layer
+    return status, (result.index(1) if status == Gimp.PDBStatusType.SUCCESS
+                    else None)
+
+
+def run_edit(image, layer, **values):
+    values.setdefault("prompt", "make it look like autumn")
+    values.setdefault("steps", 2)
+    values.setdefault("seed", 7)
+    values.setdefault("model-path", MODEL)
+    return run_proc(PROC, image, layer, **values)
 
 
 def run_regenerate(image, layer, new_seed):
-    proc = Gimp.get_pdb().lookup_procedure("plug-in-cocoedit-regenerate")
-    check(proc is not None, "the Regenerate procedure is not registered")
-    config = proc.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    config.set_property("image", image)
-    config.set_core_object_array("drawables", [layer])
-    config.set_property("new-seed", new_seed)
-    result = proc.run(config)
-    status = result.index(0)
-    return status, (result.index(1) if status == Gimp.PDBStatusType.SUCCESS
-                    else None)
+    return run_proc("plug-in-cocoedit-regenerate", image, layer,
+                    **{"new-seed": new_seed})
 
 
 def run_ok(image, layer, **values):
@@ -248,11 +246,7 @@ def case_registered():
     # With nothing done yet, Repeat says so instead of doing anything.
     image = new_image(32, 24)
     layer = add_layer(image, 32, 24, Gimp.ImageType.RGB_IMAGE)
-    config = repeat.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    config.set_property("image", image)
-    config.set_core_object_array("drawables", [layer])
-    status = repeat.run(config).index(0)
+    status, _ = run_proc(REPEAT_PROC, image, layer)
     check(status != Gimp.PDBStatusType.SUCCESS, "repeat without history ran")
     check(len(image.get_layers()) == 1, "repeat without history added a layer")
     finish("registered")
@@ -649,12 +643,7 @@ def case_dialog():
     image.select_rectangle(Gimp.ChannelOps.REPLACE, 60, 40, 120, 90)
     before = native(layer)
 
-    proc = Gimp.get_pdb().lookup_procedure(PROC)
-    config = proc.create_config()
-    config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
-    config.set_property("image", image)
-    config.set_core_object_array("drawables", [layer])
-    status = proc.run(config).index(0)
+    status, _ = run_proc(PROC, image, layer, Gimp.RunMode.INTERACTIVE)
 
     expect = os.environ.get("COCOEDIT_TEST_EXPECT", "cancel")
     if expect != "ok":
@@ -681,15 +670,9 @@ def case_dialog():
         export_before_after(layer, layers[0], os.path.join(OUT, "before-after.png"))
 
     # Repeat Last Edit: the same values, no dialog, onto the active layer.
-    repeat = Gimp.get_pdb().lookup_procedure(REPEAT_PROC)
-    config = repeat.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    config.set_property("image", image)
-    config.set_core_object_array("drawables", [layer])
-    result = repeat.run(config)
-    check(result.index(0) == Gimp.PDBStatusType.SUCCESS,
+    status, repeated = run_proc(REPEAT_PROC, image, layer)
+    check(status == Gimp.PDBStatusType.SUCCESS,
           "repeat failed: %s" % Gimp.get_pdb().get_last_error())
-    repeated = result.index(1)
     # GIMP numbers a second layer of the same name: "name #1".
     check(repeated.get_name() in (prompt, prompt + " #1"),
           "repeat used another instruction: %r" % repeated.get_name())
@@ -702,15 +685,10 @@ def case_dialog():
     made_pixels, made_record = native(made), record_of(made)
     position = image.get_item_position(made)
     n_layers = len(image.get_layers())
-    config = proc.create_config()
-    config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
-    config.set_property("image", image)
-    config.set_core_object_array("drawables", [made])
-    result = proc.run(config)
-    check(result.index(0) == Gimp.PDBStatusType.SUCCESS,
+    status, again = run_proc(PROC, image, made, Gimp.RunMode.INTERACTIVE)
+    check(status == Gimp.PDBStatusType.SUCCESS,
           "regenerate from the dialog gave %s (%s)"
-          % (result.index(0), Gimp.get_pdb().get_last_error()))
-    again = result.index(1)
+          % (status, Gimp.get_pdb().get_last_error()))
     check(len(image.get_layers()) == n_layers, "regenerate added a layer")
     check(image.get_item_position(again) == position, "regenerate moved it")
     record = record_of(again)
