@@ -238,11 +238,6 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
            "layer's content. Run on such a layer, it edits the result "
            "again."),
          name);
-      gimp_procedure_add_layer_return_value (procedure, "layer",
-                                             _("Layer"),
-                                             _("The layer that holds the "
-                                               "result"),
-                                             FALSE, G_PARAM_READWRITE);
 
       gimp_procedure_add_string_argument (procedure, COCOEDIT_PROP_PROMPT,
                                           _("_Instruction"),
@@ -332,13 +327,7 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
          _("Runs \"Edit with Instruction\" again on the active layer and "
            "selection with the values used last, without a dialog."),
          name);
-      gimp_procedure_add_layer_return_value (procedure, "layer",
-                                             _("Layer"),
-                                             _("The layer that holds the "
-                                               "result"),
-                                             FALSE, G_PARAM_READWRITE);
     }
-
   else if (! strcmp (name, PLUG_IN_REGEN_PROC))
     {
       procedure = gimp_image_procedure_new (plug_in, name,
@@ -354,11 +343,6 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
            "seed unless told otherwise. The layer keeps its place, name "
            "and layer mask."),
          name);
-      gimp_procedure_add_layer_return_value (procedure, "layer",
-                                             _("Layer"),
-                                             _("The layer that holds the "
-                                               "result"),
-                                             FALSE, G_PARAM_READWRITE);
       gimp_procedure_add_boolean_argument (procedure, "new-seed",
                                            _("_New seed"),
                                            _("Pick a new seed; otherwise "
@@ -368,6 +352,12 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
 
   if (procedure)
     {
+      /* All three return the layer that holds the result. */
+      gimp_procedure_add_layer_return_value (procedure, "layer",
+                                             _("Layer"),
+                                             _("The layer that holds the "
+                                               "result"),
+                                             FALSE, G_PARAM_READWRITE);
       gimp_procedure_set_image_types (procedure, "RGB*, GRAY*");
       gimp_procedure_set_sensitivity_mask (procedure,
                                            GIMP_PROCEDURE_SENSITIVE_DRAWABLE);
