@@ -67,7 +67,6 @@ typedef struct
   CocoeditEditJob  job;
   GCancellable    *cancellable;
   gchar           *key;
-  gint64           started;   /* monotonic µs */
 } Preview;
 
 struct _Ui
@@ -85,6 +84,7 @@ struct _Ui
   gint                 chosen;      /* the one shown and applied     */
   gint                 run_size;
   gint                 run_seed;
+  gboolean             run_auto;    /* "Auto": size follows the time */
   gboolean             run_stopped;
   guint                poll_id;
   guint                open_serial;
@@ -168,7 +168,7 @@ static gchar          * with_time_left            (gchar                *text,
                                                    gdouble               seconds_left);
 static void             record_seconds            (const gchar          *model_dir,
                                                    cocoedit_device       device,
-                                                   gint64                started);
+                                                   gdouble               seconds);
 static gboolean         run_with_progress         (CocoeditRunner       *runner,
                                                    CocoeditEditJob      *job,
                                                    GError              **error);
@@ -559,8 +559,6 @@ cocoedit_run (GimpProcedure        *procedure,
           goto out;
         }
 
-      gint64 started = g_get_monotonic_time ();
-
       edit_job_init (&job, &settings, model_dir, region);
 
       if (! run_with_progress (runner, &job, &error))
@@ -570,7 +568,7 @@ cocoedit_run (GimpProcedure        *procedure,
           goto out;
         }
       if (run_mode == GIMP_RUN_INTERACTIVE)
-        record_seconds (model_dir, settings.device, started);
+        record_seconds (model_dir, settings.device, job.seconds);
     }
 
   record = record_new (&settings, model_dir, drawable);
@@ -1324,15 +1322,18 @@ estimated_seconds (const gchar     *model_dir,
   return seconds;
 }
 
+/* Keeps the time one edit took (the sampling alone: not the wait for
+ * the model to load, which happens once per session).
+ */
 static void
 record_seconds (const gchar     *model_dir,
                 cocoedit_device  device,
-                gint64           started)
+                gdouble          seconds)
 {
   gchar *path = cocoedit_estimates_get_path ();
 
-  cocoedit_estimates_add (path, model_dir, device_names[device],
-                          (g_get_monotonic_time () - started) / 1e6, NULL);
+  cocoedit_estimates_add (path, model_dir, device_names[device], seconds,
+                          NULL);
   g_free (path);
 }
 
@@ -1456,9 +1457,16 @@ preview_ready (GObject      *source,
     }
 
   record_seconds (preview->job.model_dir, preview->job.device,
-                  preview->started);
+                  preview->job.seconds);
   g_ptr_array_add (ui->variations, preview);
   done = ui->variations->len;
+
+  /* "Auto" on a model not yet measured here: the first edit has just
+   * measured it, so the run grows to three when edits are quick.
+   */
+  if (ui->run_auto && done == 1)
+    ui->run_size = auto_variations (preview->job.model_dir,
+                                    preview->job.device);
 
   if (! ui->dialog)
     return;
@@ -1524,7 +1532,14 @@ preview_start_next (Ui *ui)
 
   if (! model_dir || ! preview->region)
     {
-      cocoedit_dialog_preview_failed (ui->dialog, error->message);
+      /* Variations already made stay on offer; the message says why the
+       * rest were not.
+       */
+      if (ui->variations->len > 0)
+        cocoedit_dialog_preview_finished (ui->dialog, NULL, NULL, NULL,
+                                          error->message);
+      else
+        cocoedit_dialog_preview_failed (ui->dialog, error->message);
       g_clear_error (&error);
       preview_free (preview);
       settings_clear (&settings);
@@ -1534,7 +1549,6 @@ preview_start_next (Ui *ui)
 
   preview->key         = settings_key (&settings, model_dir);
   preview->cancellable = g_cancellable_new ();
-  preview->started     = g_get_monotonic_time ();
   edit_job_init (&preview->job, &settings, model_dir, preview->region);
 
   ui->running = preview;
@@ -1570,6 +1584,7 @@ preview_requested (CocoeditDialog *dialog,
   ui->chosen      = -1;
   ui->run_seed    = settings.seed;
   ui->run_stopped = FALSE;
+  ui->run_auto    = settings.variations <= 0;
   ui->run_size    = settings.variations > 0 ?
                     settings.variations :
                     auto_variations (ui->model_dir, ui->device);
@@ -1765,6 +1780,7 @@ static gchar *
 record_summary (const CocoeditRecord *record)
 {
   gchar *chain = g_strjoinv (" → ", record->chain);
+  gchar *model = cocoedit_display_path (record->model);
   gchar  steps[32];
   gchar  guidance[G_ASCII_DTOSTR_BUF_SIZE];
   gchar *text;
@@ -1785,8 +1801,9 @@ record_summary (const CocoeditRecord *record)
   text = g_strdup_printf (_("“%s”\nSeed %d, steps %s, guidance %s, "
                             "strength %.2f\nModel: %s"),
                           chain, record->seed, steps, guidance,
-                          record->strength, record->model);
+                          record->strength, model);
   g_free (chain);
+  g_free (model);
 
   return text;
 }

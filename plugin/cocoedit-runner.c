@@ -290,6 +290,7 @@ edit_thread (GTask        *task,
   cocoedit_error        err    = { COCOEDIT_OK, "" };
   ProgressData          progress;
   cocoedit_status       status;
+  gint64                started;
   GError               *error  = NULL;
 
   cocoedit_runner_lock (runner);
@@ -321,9 +322,11 @@ edit_thread (GTask        *task,
                     params.steps > 0 ? params.steps : runner->info.default_steps);
   g_atomic_int_set (&runner->phase, COCOEDIT_PHASE_SAMPLING);
 
+  started = g_get_monotonic_time ();
   status = cocoedit_edit (runner->model, &job->source,
                           job->mask.data ? &job->mask : NULL,
                           &params, &job->output, &err);
+  job->seconds = (g_get_monotonic_time () - started) / 1e6;
 
   g_atomic_int_set (&runner->phase, COCOEDIT_PHASE_DONE);
   cocoedit_runner_unlock (runner);

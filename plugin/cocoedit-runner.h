@@ -51,6 +51,10 @@ typedef struct
   cocoedit_image  source;
   cocoedit_image  mask;            /* data == NULL: no mask          */
   cocoedit_image  output;
+
+  gdouble         seconds;         /* set when it succeeded: the edit
+                                    * alone, without waiting for the
+                                    * engine or loading the model    */
 } CocoeditEditJob;
 
 

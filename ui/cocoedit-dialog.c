@@ -355,13 +355,31 @@ cocoedit_dialog_set_selection_note (CocoeditDialog *dialog,
   gtk_label_set_text (GTK_LABEL (dialog->selection_note), text);
 }
 
+/* @path for people to read: the home folder written as ~, as GTK's file
+ * dialogs show it.
+ */
+gchar *
+cocoedit_display_path (const gchar *path)
+{
+  const gchar *home = g_get_home_dir ();
+  gsize        n    = home ? strlen (home) : 0;
+
+  if (n > 1 && g_str_has_prefix (path, home) && path[n] == G_DIR_SEPARATOR)
+    return g_strconcat ("~", path + n, NULL);
+
+  return g_strdup (path);
+}
+
 void
 cocoedit_dialog_set_choices_folder (CocoeditDialog *dialog,
                                     const gchar    *folder)
 {
+  gchar *shown;
   gchar *text;
 
   g_return_if_fail (COCOEDIT_IS_DIALOG (dialog));
+
+  shown = cocoedit_display_path (folder);
 
   /* TRANSLATORS: %s is a folder */
   text = g_strdup_printf (_("Then applying one of several variations "
@@ -369,8 +387,9 @@ cocoedit_dialog_set_choices_folder (CocoeditDialog *dialog,
                             "instruction and every variation, with the "
                             "model and seeds, in %s, as training data for "
                             "cocoedit-train. Nothing leaves this computer."),
-                          folder);
+                          shown);
   gtk_label_set_text (GTK_LABEL (dialog->choices_note), text);
+  g_free (shown);
   g_free (text);
 }
 

@@ -57,6 +57,8 @@ void        cocoedit_dialog_set_engine_info    (CocoeditDialog      *dialog,
 
 void        cocoedit_dialog_set_selection_note (CocoeditDialog      *dialog,
                                                 const gchar         *text);
+gchar *     cocoedit_display_path              (const gchar         *path);
+
 void        cocoedit_dialog_set_choices_folder (CocoeditDialog      *dialog,
                                                 const gchar         *folder);
 void        cocoedit_dialog_set_made_with      (CocoeditDialog      *dialog,

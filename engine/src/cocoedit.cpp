@@ -15,6 +15,7 @@
 #include "edit.h"
 #include "error.h"
 #include "lora.h"
+#include "readable_text.h"
 #include "region.h"
 #include "threads.h"
 
@@ -346,6 +347,7 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
     if (empty) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the instruction is empty");
 
     const PipelineInfo &c = model->pipe->info();
+    check_readable(p.prompt, c.family);
     EditRequest req;
     req.prompt = p.prompt;
     req.seed = p.seed;

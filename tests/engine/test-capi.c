@@ -317,6 +317,29 @@ test_bad_input (void)
   expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "UTF-8");
   p.prompt = NULL;
   expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, NULL);
+  /* A script the model's text encoder never read (this model: English,
+   * Chinese, Japanese) is refused and named; a foreign name among readable
+   * words is not. */
+  p.prompt = "\xd1\x81\xd0\xb4\xd0\xb5\xd0\xbb\xd0\xb0\xd0\xb9 \xd0\xba\xd0\xbe\xd1\x88\xd0\xba\xd1\x83 "
+             "\xd1\x80\xd1\x8b\xd0\xb6\xd0\xb5\xd0\xb9";  /* "сделай кошку рыжей" */
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "Cyrillic");
+  p.prompt = "\xea\xb3\xa0\xec\x96\x91\xec\x9d\xb4\xeb\xa5\xbc \xec\xa3\xbc\xed\x99\xa9\xec\x83\x89\xec\x9c\xbc\xeb\xa1\x9c";
+  expect_rejected (&src.img, NULL, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "Hangul");
+  /* Its three languages, accents and a foreign name among them, pass. */
+  {
+    const char *readable[] = {
+      "f\xc3\xa4rbe die Katze rot, bitte (\xd0\x9c\xd1\x83\xd1\x80\xd0\xb7\xd0\xb8\xd0\xba)",
+      "\xe6\x8a\x8a\xe7\x8c\xab\xe5\x8f\x98\xe6\x88\x90\xe6\xa9\x99\xe8\x89\xb2",
+      "\xe7\x8c\xab\xe3\x82\x92\xe3\x82\xaa\xe3\x83\xac\xe3\x83\xb3\xe3\x82\xb8\xe8\x89\xb2\xe3\x81\xab\xe3\x81\x97\xe3\x81\xa6",
+    };
+    cocoedit_error err;
+
+    for (gsize i = 0; i < G_N_ELEMENTS (readable); i++)
+      {
+        p.prompt = readable[i];
+        g_assert_cmpint (cocoedit_edit (model, &src.img, NULL, &p, &out.img, &err), ==, COCOEDIT_OK);
+      }
+  }
   p.prompt = "make it blue";
   expect_rejected (&src.img, &small.img, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "29x20");
   expect_rejected (&src.img, &empty.img, &p, &out, COCOEDIT_ERR_INVALID_ARGUMENT, "mask is empty");
@@ -585,6 +608,12 @@ test_kontext (void)
   p.prompt = "make the ball red";
   g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out2.img, &err), ==, COCOEDIT_OK);
   g_assert_true (memcmp (out1.buf, out2.buf, (size_t) out1.img.stride * H) != 0);
+  /* T5 and CLIP read Latin script: Chinese is refused, naming it. */
+  p.prompt = "\xe6\x8a\x8a\xe7\x90\x83\xe5\x8f\x98\xe8\x93\x9d";  /* "把球变蓝" */
+  g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out2.img, &err), ==,
+                   COCOEDIT_ERR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (err.message, "Chinese characters"));
+  g_assert_nonnull (strstr (err.message, "English"));
   p.prompt = "make the ball blue";
   g_assert_cmpint (cocoedit_edit (km, &src.img, &mask.img, &p, &out2.img, &err), ==, COCOEDIT_OK);
   for (int y = 0; y < H; y++)

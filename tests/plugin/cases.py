@@ -403,6 +403,17 @@ def case_empty():
               "empty instruction gave %s" % status)
         check(len(image.get_layers()) == 1, "a layer was added")
         check(np.array_equal(native(layer), before), "the layer changed")
+    # An instruction the model cannot read (its text encoder learnt
+    # English, Chinese and Japanese): the message names the script and
+    # says what works; nothing changes ("make the cat ginger", in Russian).
+    status, _ = run_edit(image, layer, prompt="\u0441\u0434\u0435\u043b\u0430\u0439 \u043a\u043e\u0448\u043a\u0443 \u0440\u044b\u0436\u0435\u0439")
+    message = Gimp.get_pdb().get_last_error()
+    check(status == Gimp.PDBStatusType.EXECUTION_ERROR,
+          "a Cyrillic instruction gave %s" % status)
+    check("Cyrillic" in message and "English, Chinese or Japanese" in message,
+          "message %r" % message)
+    check(len(image.get_layers()) == 1, "a layer was added")
+    check(np.array_equal(native(layer), before), "the layer changed")
     finish("empty")
 
 
@@ -790,3 +801,53 @@ def case_undo():
     finish("undo")
 
 
+
+
+# ---- the state of a GUI session (workflow-test.py) ---------------------
+
+def dump_state(path):
+    """Writes what the one open image holds, for a test that drives GIMP's
+    user interface: @path (JSON: layers top to bottom with their masks and
+    CoCoEdit records, channels, selection) and @path.npz (the composite,
+    the selection, each layer's mask and each channel, as stored).  The
+    JSON file appears last, by rename, so a reader never sees half."""
+    import json
+    import traceback
+
+    state = {}
+    arrays = {}
+    try:
+        Gegl.init(None)
+        images = Gimp.get_images()
+        state["images"] = len(images)
+        image = images[0]
+        selected = [l.get_tattoo() for l in image.get_selected_layers()]
+        state["layers"] = []
+        for i, layer in enumerate(image.get_layers()):
+            mask = layer.get_mask()
+            parasite = layer.get_parasite("cocoedit-edit")
+            state["layers"].append({
+                "name": layer.get_name(),
+                "tattoo": layer.get_tattoo(),
+                "selected": layer.get_tattoo() in selected,
+                "mask": mask is not None,
+                "record": (json.loads(bytes(parasite.get_data()).decode())
+                           if parasite else None),
+            })
+            if mask is not None:
+                arrays["mask%d" % i] = mask_values(mask)
+        state["channels"] = []
+        for i, channel in enumerate(image.get_channels()):
+            state["channels"].append({"name": channel.get_name(),
+                                      "tattoo": channel.get_tattoo(),
+                                      "visible": channel.get_visible()})
+            arrays["channel%d" % i] = mask_values(channel)
+        state["selection_empty"] = Gimp.Selection.is_empty(image)
+        arrays["selection"] = mask_values(image.get_selection())
+        arrays["composite"] = composite(image)
+    except Exception:
+        state["error"] = traceback.format_exc()
+    np.savez(path + ".npz", **arrays)
+    with open(path + ".tmp", "w") as f:
+        json.dump(state, f)
+    os.rename(path + ".tmp", path)
