@@ -92,6 +92,7 @@ struct _Ui
   cocoedit_device      device;
   gchar               *engine_text; /* what the engine said of it    */
   gdouble              seconds;     /* per edit, measured; < 0: not  */
+  GCancellable        *calibrating; /* timing a model just loaded    */
 };
 
 
@@ -1201,7 +1202,6 @@ edit_job_init (CocoeditEditJob *job,
   job->steps          = settings->steps;
   job->guidance       = settings->guidance;
   job->strength       = settings->strength;
-  job->context_margin = region->context_margin;
   job->source         = region->source;
   job->mask           = region->mask;
   job->output         = region->output;
@@ -1413,6 +1413,7 @@ show_variation (Ui  *ui,
 }
 
 static void preview_start_next (Ui *ui);
+static void calibrate_stop     (Ui *ui);
 
 static void
 preview_ready (GObject      *source,
@@ -1571,6 +1572,10 @@ preview_requested (CocoeditDialog *dialog,
   if (ui->running)
     return;
 
+  /* The user's edit measures better than the test edit and should not
+   * wait for it.
+   */
+  calibrate_stop (ui);
   settings_get (&settings, ui->config);
 
   if (settings.random_seed)
@@ -1632,12 +1637,11 @@ working_size_note (Ui   *ui,
                    gint  working_size)
 {
   GeglRectangle crop, bounds;
-  gint          margin;
   gchar        *note;
 
   if (working_size <= 0 ||
       ! cocoedit_region_get_bounds (ui->drawable, NULL, &crop, &bounds,
-                                    &margin, NULL))
+                                    NULL))
     return NULL;
 
   if (MAX (crop.width, crop.height) > working_size * 3 / 2)
@@ -1663,6 +1667,86 @@ typedef struct
   Ui    *ui;
   guint  serial;
 } OpenRequest;
+
+typedef struct
+{
+  Ui              *ui;
+  guint            serial;
+  gchar           *model_dir;
+  cocoedit_device  device;
+  GCancellable    *cancellable;
+} CalibrateRequest;
+
+static void
+calibrated (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  CalibrateRequest *request = user_data;
+  Ui               *ui      = request->ui;
+  GError           *error   = NULL;
+  gdouble           seconds;
+
+  seconds = cocoedit_runner_calibrate_finish (COCOEDIT_RUNNER (source),
+                                              result, &error);
+  /* A failure here (stopped, out of memory) is not the user's concern
+   * yet: the first real edit reports it, and measures instead.
+   */
+  if (seconds > 0.0)
+    record_seconds (request->model_dir, request->device, seconds);
+  if (seconds > 0.0 && ui->dialog && request->serial == ui->open_serial)
+    show_engine_info (ui);
+  if (ui->calibrating == request->cancellable)
+    g_clear_object (&ui->calibrating);
+
+  g_clear_error (&error);
+  g_object_unref (request->cancellable);
+  g_free (request->model_dir);
+  g_rc_box_release (ui);
+  g_free (request);
+}
+
+/* A model not timed here yet is timed as soon as it is loaded, so that
+ * the dialog can say how long an edit takes before the first one, and
+ * "Auto" variations know what to do.
+ */
+static void
+calibrate_start (Ui   *ui,
+                 guint serial)
+{
+  CalibrateRequest *request;
+  Settings          settings = { NULL, };
+
+  if (estimated_seconds (ui->model_dir, ui->device) > 0.0)
+    return;
+
+  calibrate_stop (ui);
+  settings_get (&settings, ui->config);
+  request = g_new0 (CalibrateRequest, 1);
+  request->ui          = g_rc_box_acquire (ui);
+  request->serial      = serial;
+  request->model_dir   = g_strdup (ui->model_dir);
+  request->device      = ui->device;
+  request->cancellable = g_cancellable_new ();
+  ui->calibrating      = g_object_ref (request->cancellable);
+  cocoedit_runner_calibrate_async (ui->runner, request->model_dir,
+                                   request->device, settings.steps,
+                                   request->cancellable, calibrated, request);
+  settings_clear (&settings);
+}
+
+/* Stops a timing under way, without waiting: it ends at its next step,
+ * and a later edit waits for the engine until then.
+ */
+static void
+calibrate_stop (Ui *ui)
+{
+  if (ui->calibrating)
+    {
+      g_cancellable_cancel (ui->calibrating);
+      g_clear_object (&ui->calibrating);
+    }
+}
 
 static void
 engine_opened (GObject      *source,
@@ -1707,6 +1791,7 @@ engine_opened (GObject      *source,
           g_free (note);
           cocoedit_dialog_set_model_defaults (ui->dialog, info.default_steps,
                                               info.default_guidance);
+          calibrate_start (ui, request->serial);
           g_free (params);
           g_free (weights);
           g_free (edit);
@@ -1744,6 +1829,7 @@ engine_update (GimpProcedureConfig *config,
 
   settings_get (&settings, config);
   ui->open_serial++;
+  calibrate_stop (ui);
 
   model_dir = cocoedit_find_model (settings.model_path, &error);
   if (! model_dir)
@@ -1822,7 +1908,6 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   GdkPixbuf      *before = NULL;
   CocoeditRecord *record;
   GeglRectangle   crop, bounds;
-  gint            margin;
   gchar          *path;
   gchar         **recent;
   gboolean        run;
@@ -1838,8 +1923,7 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   ui->variations = g_ptr_array_new_with_free_func ((GDestroyNotify) preview_free);
   ui->chosen     = -1;
 
-  if (cocoedit_region_get_bounds (drawable, NULL, &crop, &bounds, &margin,
-                                  NULL))
+  if (cocoedit_region_get_bounds (drawable, NULL, &crop, &bounds, NULL))
     before = cocoedit_region_get_thumbnail (drawable, &crop, PREVIEW_MAX_SIZE);
 
   dialog     = cocoedit_dialog_new (procedure, config, before);
@@ -1891,13 +1975,16 @@ cocoedit_dialog_run_ui (GimpProcedure        *procedure,
   ui->dialog = NULL;
   gtk_widget_destroy (dialog);
 
-  /* A preview still running points at @ui: stop it and wait for it. */
+  /* A preview still running points at @ui: stop it and wait for it.  A
+   * timing holds its own reference: stopped, not waited for.
+   */
   if (ui->running)
     {
       g_cancellable_cancel (ui->running->cancellable);
       while (ui->running)
         g_main_context_iteration (NULL, TRUE);
     }
+  calibrate_stop (ui);
 
   /* OK applies the variation shown (when nothing changed since). */
   *preview = NULL;

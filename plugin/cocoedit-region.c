@@ -8,8 +8,10 @@
  * the Free Software Foundation; either version 3 of the License, or
  * (at your option) any later version.
  *
- * Only the selection's bounds plus a context margin are read, never the
- * whole layer when a small part is selected.  The engine gets the pixels
+ * Only the part the engine reads is read from GIMP: the selection's
+ * bounds with the context around them, by the engine's own rule
+ * (cocoedit_context_rect), never the whole layer when a small part is
+ * selected.  The engine gets the pixels
  * in 8-bit when the image is 8-bit (exact round trip) and in float
  * otherwise.  When writing back, every pixel whose mask value is zero is
  * copied from the drawable's own bytes, so that nothing outside the
@@ -22,9 +24,6 @@
 #include <glib/gi18n-lib.h>
 
 #include "cocoedit-region.h"
-
-
-#define MIN_CONTEXT_MARGIN 16
 
 
 static void   * image_alloc          (cocoedit_image        *image,
@@ -101,14 +100,14 @@ cocoedit_region_get_bounds (GimpDrawable   *drawable,
                             GimpChannel    *channel,
                             GeglRectangle  *crop,
                             GeglRectangle  *bounds,
-                            gint           *context_margin,
                             GError        **error)
 {
   GimpImage *image  = gimp_item_get_image (GIMP_ITEM (drawable));
   gint       width  = gimp_drawable_get_width (drawable);
   gint       height = gimp_drawable_get_height (drawable);
   gint       x, y, w, h;
-  gint       margin;
+  cocoedit_rect  box, context;
+  cocoedit_error err;
 
   if (channel)
     {
@@ -137,25 +136,23 @@ cocoedit_region_get_bounds (GimpDrawable   *drawable,
 
       if (gimp_selection_is_empty (image))
         {
-          *crop           = *bounds;
-          *context_margin = -1;
+          *crop = *bounds;
           return TRUE;
         }
     }
 
-  w = bounds->width;
-  h = bounds->height;
-
-  /* The same margin the engine picks by itself: a quarter of the
-   * selection's size, so that the model sees what surrounds it.
+  /* What the engine reads around the selection, by its own rule: read
+   * just that from GIMP.
    */
-  margin = MAX (MAX (w, h) / 4, MIN_CONTEXT_MARGIN);
-
-  gegl_rectangle_set (crop, bounds->x - margin, bounds->y - margin,
-                      w + 2 * margin, h + 2 * margin);
-  gegl_rectangle_intersect (crop, crop,
-                            GEGL_RECTANGLE (0, 0, width, height));
-  *context_margin = margin;
+  box = (cocoedit_rect) { bounds->x, bounds->y, bounds->width, bounds->height };
+  if (cocoedit_context_rect (&box, width, height, -1, &context, &err) !=
+      COCOEDIT_OK)
+    {
+      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0, err.message);
+      return FALSE;
+    }
+  gegl_rectangle_set (crop, context.x, context.y, context.width,
+                      context.height);
 
   return TRUE;
 }
@@ -177,8 +174,7 @@ cocoedit_region_new (GimpDrawable  *drawable,
   region->drawable  = g_object_ref (drawable);
 
   if (! cocoedit_region_get_bounds (drawable, channel,
-                                    &region->crop, &region->bounds,
-                                    &region->context_margin, error))
+                                    &region->crop, &region->bounds, error))
     {
       cocoedit_region_free (region);
       return NULL;

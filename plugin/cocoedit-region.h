@@ -38,7 +38,6 @@ typedef struct
    */
   GeglRectangle   crop;
   GeglRectangle   bounds;
-  gint            context_margin;
 
   gboolean        has_mask;
 
@@ -57,7 +56,6 @@ gboolean         cocoedit_region_get_bounds    (GimpDrawable        *drawable,
                                                 GimpChannel         *channel,
                                                 GeglRectangle       *crop,
                                                 GeglRectangle       *bounds,
-                                                gint                *context_margin,
                                                 GError             **error);
 
 CocoeditRegion * cocoedit_region_new           (GimpDrawable        *drawable,

@@ -152,20 +152,78 @@ cocoedit_edit_job_clear (CocoeditEditJob *job)
 }
 
 
-/*  opening a model  */
+/*  work on a model, in a worker thread  */
 
 typedef struct
 {
   gchar           *model_dir;
   cocoedit_device  device;
-} OpenData;
+  gint             n_steps;     /* timing: the steps of the edit timed */
+} ModelTask;
 
 static void
-open_data_free (OpenData *data)
+model_task_free (ModelTask *data)
 {
   g_free (data->model_dir);
   g_free (data);
 }
+
+/* Runs @func in a worker thread with a ModelTask as its task data. */
+static void
+model_task_start (CocoeditRunner      *runner,
+                  const gchar         *model_dir,
+                  cocoedit_device      device,
+                  gint                 n_steps,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data,
+                  gpointer             source_tag,
+                  GTaskThreadFunc      func)
+{
+  ModelTask *data;
+  GTask     *task;
+
+  data = g_new0 (ModelTask, 1);
+  data->model_dir = g_strdup (model_dir);
+  data->device    = device;
+  data->n_steps   = n_steps;
+
+  task = g_task_new (runner, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, data, (GDestroyNotify) model_task_free);
+  g_task_run_in_thread (task, func);
+  g_object_unref (task);
+}
+
+/* In a worker thread: takes the engine and opens @model_dir on @device.
+ * FALSE when cancelled or the model cannot be opened: then the engine is
+ * released and @task has its error.
+ */
+static gboolean
+model_task_begin (GTask           *task,
+                  CocoeditRunner  *runner,
+                  const gchar     *model_dir,
+                  cocoedit_device  device,
+                  GCancellable    *cancellable)
+{
+  GError *error = NULL;
+
+  cocoedit_runner_lock (runner);
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error) ||
+      ! cocoedit_runner_ensure_model (runner, model_dir, device,
+                                      cancellable, &error))
+    {
+      cocoedit_runner_unlock (runner);
+      g_task_return_error (task, error);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+
+/*  opening a model  */
 
 static void
 open_thread (GTask        *task,
@@ -174,20 +232,12 @@ open_thread (GTask        *task,
              GCancellable *cancellable)
 {
   CocoeditRunner      *runner = source_object;
-  OpenData            *data   = task_data;
+  ModelTask           *data   = task_data;
   cocoedit_model_info *info;
-  GError              *error  = NULL;
 
-  cocoedit_runner_lock (runner);
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, &error) ||
-      ! cocoedit_runner_ensure_model (runner, data->model_dir, data->device,
-                                      cancellable, &error))
-    {
-      cocoedit_runner_unlock (runner);
-      g_task_return_error (task, error);
-      return;
-    }
+  if (! model_task_begin (task, runner, data->model_dir, data->device,
+                          cancellable))
+    return;
 
   info = g_memdup2 (&runner->info, sizeof (cocoedit_model_info));
 
@@ -205,21 +255,11 @@ cocoedit_runner_open_async (CocoeditRunner      *runner,
                             GAsyncReadyCallback  callback,
                             gpointer             user_data)
 {
-  GTask    *task;
-  OpenData *data;
-
   g_return_if_fail (COCOEDIT_IS_RUNNER (runner));
   g_return_if_fail (model_dir != NULL);
 
-  data = g_new0 (OpenData, 1);
-  data->model_dir = g_strdup (model_dir);
-  data->device    = device;
-
-  task = g_task_new (runner, cancellable, callback, user_data);
-  g_task_set_source_tag (task, cocoedit_runner_open_async);
-  g_task_set_task_data (task, data, (GDestroyNotify) open_data_free);
-  g_task_run_in_thread (task, open_thread);
-  g_object_unref (task);
+  model_task_start (runner, model_dir, device, 0, cancellable, callback,
+                    user_data, cocoedit_runner_open_async, open_thread);
 }
 
 gboolean
@@ -293,16 +333,9 @@ edit_thread (GTask        *task,
   gint64                started;
   GError               *error  = NULL;
 
-  cocoedit_runner_lock (runner);
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, &error) ||
-      ! cocoedit_runner_ensure_model (runner, job->model_dir, job->device,
-                                      cancellable, &error))
-    {
-      cocoedit_runner_unlock (runner);
-      g_task_return_error (task, error);
-      return;
-    }
+  if (! model_task_begin (task, runner, job->model_dir, job->device,
+                          cancellable))
+    return;
 
   progress.runner      = runner;
   progress.cancellable = cancellable;
@@ -312,7 +345,6 @@ edit_thread (GTask        *task,
   params.steps          = MAX (job->steps, 0);
   params.guidance       = (float) job->guidance;
   params.strength       = (float) job->strength;
-  params.context_margin = job->context_margin;
   params.progress       = edit_progress;
   params.stage          = edit_stage;
   params.user_data      = &progress;
@@ -368,6 +400,158 @@ cocoedit_runner_edit_finish (CocoeditRunner  *runner,
   g_return_val_if_fail (g_task_is_valid (result, runner), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+
+/*  timing the model at load  */
+
+static bool
+calibrate_progress (int   step,
+                    int   n_steps,
+                    void *cancellable)
+{
+  return ! g_cancellable_is_cancelled (cancellable);
+}
+
+/* Edits of a synthetic square at the model's working size, the whole
+ * square editable.  First one step, to warm up (first-run allocations,
+ * GPU kernels).  When a whole edit at that pace takes under ten seconds,
+ * one whole edit is timed: the most exact answer.  Otherwise one and two
+ * steps are timed: their difference is the cost of a step, the rest the
+ * cost of encoding and decoding.  When the warm-up alone took long, its
+ * time times the steps is the estimate (no more waiting).
+ */
+static void
+calibrate_thread (GTask        *task,
+                  gpointer      source_object,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  CocoeditRunner       *runner = source_object;
+  ModelTask            *data   = task_data;
+  cocoedit_edit_params  params = cocoedit_edit_default_params ();
+  cocoedit_error        err    = { COCOEDIT_OK, "" };
+  gint                  size;
+  cocoedit_image        source, mask, output;
+  gdouble               seconds[3] = { 0.0, };
+  gboolean              whole      = FALSE;
+  gdouble              *estimate;
+  GError               *error  = NULL;
+  gint                  k;
+
+  if (! model_task_begin (task, runner, data->model_dir, data->device,
+                          cancellable))
+    return;
+
+  if (data->n_steps <= 0)
+    data->n_steps = MAX (runner->info.default_steps, 1);
+
+  size = CLAMP (runner->info.working_size, 16, 4096);
+  source = (cocoedit_image) { size, size, COCOEDIT_RGBA8, (size_t) size * 4,
+                              g_malloc ((gsize) size * size * 4) };
+  mask   = (cocoedit_image) { size, size, COCOEDIT_GRAY8, (size_t) size,
+                              g_malloc ((gsize) size * size) };
+  output = source;
+  output.data = g_malloc ((gsize) size * size * 4);
+  for (gint i = 0; i < size * size; i++)
+    {
+      guint8 *px = (guint8 *) source.data + 4 * i;
+
+      px[0] = (guint8) (i % size * 255 / size);
+      px[1] = (guint8) (i / size * 255 / size);
+      px[2] = 128;
+      px[3] = 255;
+    }
+  memset (mask.data, 255, (gsize) size * size);
+
+  params.prompt    = "make it red";
+  params.progress  = calibrate_progress;
+  params.stage     = stage_not_cancelled;
+  params.user_data = cancellable;
+
+  for (k = 0; k < 3; k++)
+    {
+      gint64 started = g_get_monotonic_time ();
+
+      params.steps = k == 2 ? 2 : 1;
+      if (k == 1 && whole)
+        params.steps = data->n_steps;
+      if (cocoedit_edit (runner->model, &source, &mask, &params, &output,
+                         &err) != COCOEDIT_OK)
+        break;
+      seconds[k] = (g_get_monotonic_time () - started) / 1e6;
+      if (k == 0)
+        {
+          if (seconds[0] > 30.0)
+            break;
+          whole = seconds[0] * data->n_steps < 10.0;
+        }
+      if (k == 1 && whole)
+        break;
+    }
+  cocoedit_runner_unlock (runner);
+  g_free (source.data);
+  g_free (mask.data);
+  g_free (output.data);
+
+  if (err.code != COCOEDIT_OK)
+    {
+      set_engine_error (&error, &err);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  estimate = g_new (gdouble, 1);
+  if (whole)
+    *estimate = seconds[1];
+  else if (k < 3)
+    *estimate = seconds[0] * data->n_steps;
+  else
+    *estimate = seconds[1] + MAX (seconds[2] - seconds[1], 0.0) *
+                             (data->n_steps - 1);
+  g_task_return_pointer (task, estimate, g_free);
+}
+
+/* Measures how long an edit of @n_steps steps (0: the model's default)
+ * takes with this model here, in the background; Cancel stops it between
+ * steps.
+ */
+void
+cocoedit_runner_calibrate_async (CocoeditRunner      *runner,
+                                 const gchar         *model_dir,
+                                 cocoedit_device      device,
+                                 gint                 n_steps,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (COCOEDIT_IS_RUNNER (runner));
+  g_return_if_fail (model_dir != NULL);
+
+  model_task_start (runner, model_dir, device, n_steps, cancellable,
+                    callback, user_data, cocoedit_runner_calibrate_async,
+                    calibrate_thread);
+}
+
+/* The seconds per edit, or < 0 with @error set. */
+gdouble
+cocoedit_runner_calibrate_finish (CocoeditRunner  *runner,
+                                  GAsyncResult    *result,
+                                  GError         **error)
+{
+  gdouble *seconds;
+  gdouble  value;
+
+  g_return_val_if_fail (g_task_is_valid (result, runner), -1.0);
+
+  seconds = g_task_propagate_pointer (G_TASK (result), error);
+  if (! seconds)
+    return -1.0;
+
+  value = *seconds;
+  g_free (seconds);
+
+  return value;
 }
 
 

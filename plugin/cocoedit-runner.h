@@ -46,7 +46,6 @@ typedef struct
   gint            steps;           /* 0: the model's default         */
   gdouble         guidance;        /* <= 0: the model's default      */
   gdouble         strength;
-  gint            context_margin;  /* < 0: automatic                 */
 
   cocoedit_image  source;
   cocoedit_image  mask;            /* data == NULL: no mask          */
@@ -81,6 +80,19 @@ void              cocoedit_runner_edit_async     (CocoeditRunner       *runner,
                                                   GAsyncReadyCallback   callback,
                                                   gpointer              user_data);
 gboolean          cocoedit_runner_edit_finish    (CocoeditRunner       *runner,
+                                                  GAsyncResult         *result,
+                                                  GError              **error);
+
+void              cocoedit_runner_calibrate_async
+                                                 (CocoeditRunner       *runner,
+                                                  const gchar          *model_dir,
+                                                  cocoedit_device       device,
+                                                  gint                  n_steps,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+gdouble           cocoedit_runner_calibrate_finish
+                                                 (CocoeditRunner       *runner,
                                                   GAsyncResult         *result,
                                                   GError              **error);
 

@@ -265,6 +265,26 @@ COCOEDIT_API cocoedit_status cocoedit_edit (cocoedit_model              *model,
                                             cocoedit_image              *output,
                                             cocoedit_error              *err);
 
+/* ---- regions --------------------------------------------------------------- */
+
+typedef struct cocoedit_rect {
+  int x, y, width, height;
+} cocoedit_rect;
+
+/* The part of an `image_width` x `image_height` image that an edit reads
+ * for a mask whose bounding box is `bounds`: the box grown by
+ * `context_margin` pixels on every side (< 0: automatic, a quarter of its
+ * long side), clipped to the image.  This is the engine's own rule, so a
+ * caller holding a large image (the GIMP plug-in) reads only this part and
+ * edits it, with the mask cropped alike and the same context_margin: the
+ * result is the same as editing the whole image. */
+COCOEDIT_API cocoedit_status cocoedit_context_rect (const cocoedit_rect *bounds,
+                                                    int                  image_width,
+                                                    int                  image_height,
+                                                    int                  context_margin,
+                                                    cocoedit_rect       *crop,
+                                                    cocoedit_error      *err);
+
 #ifdef __cplusplus
 }
 #endif

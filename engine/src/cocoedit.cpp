@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -365,7 +366,8 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
       fail(COCOEDIT_ERR_INVALID_ARGUMENT,
            "working_size must be 0 or in " + std::to_string(c.granularity) + "..4096");
     req.working_size = p.working_size;
-    req.context_margin = p.context_margin;
+    // A margin beyond the image's size changes nothing (and cannot overflow).
+    req.context_margin = std::min(p.context_margin, std::max(source->width, source->height));
     if (p.progress) {
       auto fn = p.progress;
       void *ud = p.user_data;
@@ -374,6 +376,24 @@ cocoedit_status cocoedit_edit(cocoedit_model *model, const cocoedit_image *sourc
     }
     req.on_stage = stage_function(p.stage, p.user_data);
     edit_image(*model->pipe, *source, mask, req, *output);
+  });
+}
+
+cocoedit_status cocoedit_context_rect(const cocoedit_rect *bounds, int image_width, int image_height,
+                                      int context_margin, cocoedit_rect *crop, cocoedit_error *err) {
+  return guarded(err, [&] {
+    if (!bounds) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "bounds is NULL");
+    require_out(crop, "crop");
+    if (image_width <= 0 || image_height <= 0)
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the image is empty");
+    if (bounds->width <= 0 || bounds->height <= 0 || bounds->x < 0 || bounds->y < 0 ||
+        bounds->x > image_width - bounds->width || bounds->y > image_height - bounds->height)
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the bounds are empty or not inside the image");
+    // A margin beyond the image's size changes nothing (and cannot overflow).
+    const int margin = std::min(context_margin, std::max(image_width, image_height));
+    const Rect r = expand_rect({bounds->x, bounds->y, bounds->width, bounds->height}, margin, image_width,
+                               image_height);
+    *crop = {r.x, r.y, r.width, r.height};
   });
 }
 

@@ -365,6 +365,62 @@ test_bad_input (void)
   image_free (&empty);
 }
 
+/* The context rule is the engine's: an edit of the part it names, with
+ * the mask cropped alike, gives the pixels an edit of the whole image
+ * gives there (the plug-in reads only that part from GIMP). */
+static void
+test_context_rect (void)
+{
+  const int            W = 90, H = 70;
+  cocoedit_rect        bounds = { 30, 20, 24, 16 };
+  cocoedit_rect        crop;
+  cocoedit_error       err;
+  Image                src = image_new (W, H, 4, COCOEDIT_RGBA8, 11);
+  Image                whole = image_new (W, H, 4, COCOEDIT_RGBA8, 12);
+  Image                mask = mask_rect (W, H, 30, 20, 54, 36, TRUE);
+  cocoedit_edit_params p = params ("make it green", 5);
+  cocoedit_image       part_src, part_mask;
+  Image                part;
+
+  g_assert_cmpint (cocoedit_context_rect (&bounds, W, H, -1, &crop, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (crop.x, ==, 24);          /* a quarter of 24: 6 px */
+  g_assert_cmpint (crop.y, ==, 14);
+  g_assert_cmpint (crop.width, ==, 36);
+  g_assert_cmpint (crop.height, ==, 28);
+  g_assert_cmpint (cocoedit_context_rect (&bounds, W, H, 100, &crop, &err), ==, COCOEDIT_OK);
+  g_assert_true (crop.x == 0 && crop.y == 0 && crop.width == W && crop.height == H);
+  g_assert_cmpint (cocoedit_context_rect (&bounds, W, H, G_MAXINT, &crop, &err), ==, COCOEDIT_OK);
+  g_assert_true (crop.width == W && crop.height == H);
+  bounds.width = 0;
+  g_assert_cmpint (cocoedit_context_rect (&bounds, W, H, -1, &crop, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+  bounds = (cocoedit_rect) { 80, 20, 24, 16 };
+  g_assert_cmpint (cocoedit_context_rect (&bounds, W, H, -1, &crop, &err), ==, COCOEDIT_ERR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (err.message, "inside the image"));
+
+  bounds = (cocoedit_rect) { 30, 20, 24, 16 };
+  g_assert_cmpint (cocoedit_context_rect (&bounds, W, H, -1, &crop, &err), ==, COCOEDIT_OK);
+  g_assert_cmpint (cocoedit_edit (model, &src.img, &mask.img, &p, &whole.img, &err), ==, COCOEDIT_OK);
+
+  part_src = src.img;
+  part_src.width = crop.width;
+  part_src.height = crop.height;
+  part_src.data = src.buf + (size_t) crop.y * src.img.stride + 4 * crop.x;
+  part_mask = mask.img;
+  part_mask.width = crop.width;
+  part_mask.height = crop.height;
+  part_mask.data = mask.buf + (size_t) crop.y * mask.img.stride + crop.x;
+  part = image_new (crop.width, crop.height, 0, COCOEDIT_RGBA8, 13);
+  g_assert_cmpint (cocoedit_edit (model, &part_src, &part_mask, &p, &part.img, &err), ==, COCOEDIT_OK);
+  for (int y = 0; y < crop.height; y++)
+    g_assert_cmpmem (part.buf + (size_t) y * part.img.stride, crop.width * 4,
+                     whole.buf + (size_t) (crop.y + y) * whole.img.stride + 4 * crop.x, crop.width * 4);
+
+  image_free (&src);
+  image_free (&whole);
+  image_free (&mask);
+  image_free (&part);
+}
+
 typedef struct
 {
   int calls;
@@ -662,6 +718,7 @@ main (int argc, char **argv)
   g_test_add_func ("/capi/soft-mask", test_soft_mask);
   g_test_add_func ("/capi/determinism", test_determinism);
   g_test_add_func ("/capi/bad-input", test_bad_input);
+  g_test_add_func ("/capi/context-rect", test_context_rect);
   g_test_add_func ("/capi/cancel", test_cancel);
   g_test_add_func ("/capi/tiny-image", test_tiny_image);
   g_test_add_func ("/capi/large-image", test_large_image);

@@ -74,7 +74,6 @@ job_init (CocoeditEditJob *job,
   job->steps          = steps;
   job->guidance       = 0.0;
   job->strength       = 1.0;
-  job->context_margin = -1;
   job->source = (cocoedit_image) { SIZE, SIZE, COCOEDIT_RGBA8, SIZE * 4, source };
   job->mask   = (cocoedit_image) { SIZE, SIZE, COCOEDIT_GRAY_F32, SIZE * 4, mask };
   job->output = (cocoedit_image) { SIZE, SIZE, COCOEDIT_RGBA8, SIZE * 4, output };
@@ -219,6 +218,65 @@ test_cancel (void)
   g_free (mask);
 }
 
+/* The model is timed at load: a positive time per edit, which an edit
+ * of that many steps confirms within reason; a cancelled timing says so. */
+static void
+test_calibrate (void)
+{
+  CocoeditRunner  *runner;
+  GCancellable    *cancellable;
+  CocoeditEditJob  job;
+  Wait             wait   = { g_main_loop_new (NULL, FALSE), NULL };
+  guint8          *source = g_malloc (SIZE * SIZE * 4);
+  guint8          *output = g_malloc (SIZE * SIZE * 4);
+  gfloat          *mask   = g_malloc (SIZE * SIZE * sizeof (gfloat));
+  GError          *error  = NULL;
+  gdouble          seconds;
+
+  if (! model_dir ())
+    return;
+
+  runner = cocoedit_runner_new (1);
+  cocoedit_runner_calibrate_async (runner, model_dir (), COCOEDIT_DEVICE_CPU,
+                                   4, NULL, ready, &wait);
+  seconds = cocoedit_runner_calibrate_finish (runner, wait_result (&wait),
+                                              &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (seconds, >, 0.0);
+  g_clear_object (&wait.result);
+
+  job_init (&job, source, mask, output, 4);
+  cocoedit_runner_edit_async (runner, &job, NULL, ready, &wait);
+  g_assert_true (cocoedit_runner_edit_finish (runner, wait_result (&wait),
+                                              &error));
+  g_test_message ("timed at load: %.4f s; an edit of 4 steps: %.4f s",
+                  seconds, job.seconds);
+  g_assert_cmpfloat (job.seconds, >, 0.0);
+  /* The same work, give or take a busy machine. */
+  g_assert_cmpfloat (seconds, <, 20.0 * job.seconds + 0.5);
+  g_assert_cmpfloat (job.seconds, <, 20.0 * seconds + 0.5);
+  g_clear_object (&wait.result);
+
+  cancellable = g_cancellable_new ();
+  g_cancellable_cancel (cancellable);
+  cocoedit_runner_calibrate_async (runner, model_dir (), COCOEDIT_DEVICE_CPU,
+                                   4, cancellable, ready, &wait);
+  seconds = cocoedit_runner_calibrate_finish (runner, wait_result (&wait),
+                                              &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpfloat (seconds, <, 0.0);
+
+  g_clear_error (&error);
+  g_clear_object (&wait.result);
+  g_object_unref (cancellable);
+  g_main_loop_unref (wait.loop);
+  cocoedit_edit_job_clear (&job);
+  g_object_unref (runner);
+  g_free (source);
+  g_free (output);
+  g_free (mask);
+}
+
 static void
 test_errors (void)
 {
@@ -254,6 +312,7 @@ main (int    argc,
   g_test_add_func ("/runner/edit", test_edit);
   g_test_add_func ("/runner/cancel", test_cancel);
   g_test_add_func ("/runner/errors", test_errors);
+  g_test_add_func ("/runner/calibrate", test_calibrate);
 
   return g_test_run ();
 }
