@@ -172,6 +172,8 @@ static void             record_seconds            (const gchar          *model_d
                                                    gdouble               seconds);
 static gboolean         run_with_progress         (CocoeditRunner       *runner,
                                                    CocoeditEditJob      *job,
+                                                   CocoeditRegion       *region,
+                                                   GimpLayer            *replaces,
                                                    GError              **error);
 static CocoeditRecord * record_new                (const Settings       *settings,
                                                    const gchar          *model_dir,
@@ -375,12 +377,22 @@ cocoedit_create_procedure (GimpPlugIn  *plug_in,
 
 /*  running  */
 
+/* The place is checked every this many polls (each check is a few round
+ * trips to GIMP): a closed image stops the edit within half a second.
+ */
+#define PLACE_CHECK_POLLS 5
+
 typedef struct
 {
   CocoeditRunner *runner;
   CocoeditPhase   phase;
   gdouble         seconds;   /* per edit, measured here; < 0: unknown */
   gint            step;
+  CocoeditRegion *region;    /* where the result goes, and ...          */
+  GimpLayer      *replaces;  /* ... the layer it replaces, or NULL      */
+  GCancellable   *cancellable;
+  GError         *lost;      /* why the result has no place any more    */
+  guint           polls;
 } ProgressState;
 
 static gboolean
@@ -391,6 +403,19 @@ progress_poll (gpointer user_data)
   gdouble        fraction;
   gint           step, n_steps;
   gchar         *text;
+
+  /* Closing the image, removing or resizing the layer: the edit is
+   * stopped now, instead of computing a result that has nowhere to go.
+   */
+  if (state->lost)
+    return G_SOURCE_CONTINUE;
+  if (++state->polls % PLACE_CHECK_POLLS == 0 &&
+      ! cocoedit_region_check_place (state->region, state->replaces,
+                                     &state->lost))
+    {
+      g_cancellable_cancel (state->cancellable);
+      return G_SOURCE_CONTINUE;
+    }
 
   phase = cocoedit_runner_get_progress (state->runner, &step, &n_steps);
   text  = progress_text (phase, step, n_steps, &fraction);
@@ -562,7 +587,7 @@ cocoedit_run (GimpProcedure        *procedure,
 
       edit_job_init (&job, &settings, model_dir, region);
 
-      if (! run_with_progress (runner, &job, &error))
+      if (! run_with_progress (runner, &job, region, NULL, &error))
         {
           status = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ?
                    GIMP_PDB_CANCEL : GIMP_PDB_EXECUTION_ERROR;
@@ -675,23 +700,38 @@ cocoedit_run_repeat (GimpProcedure        *procedure,
 }
 
 
+/* Runs @job with GIMP's progress bar, stopping it (with the reason in
+ * @error) when the result of @region loses its place meanwhile.
+ */
 static gboolean
 run_with_progress (CocoeditRunner   *runner,
                    CocoeditEditJob  *job,
+                   CocoeditRegion   *region,
+                   GimpLayer        *replaces,
                    GError          **error)
 {
   ProgressState state = { runner, COCOEDIT_PHASE_IDLE,
-                          estimated_seconds (job->model_dir, job->device), -1 };
+                          estimated_seconds (job->model_dir, job->device), -1,
+                          region, replaces, g_cancellable_new (), NULL, 0 };
   gboolean      success;
 
   gimp_progress_init (_("CoCoEdit: editing"));
 
-  success = cocoedit_runner_edit_sync (runner, job, NULL,
+  success = cocoedit_runner_edit_sync (runner, job, state.cancellable,
                                        progress_poll, &state, error);
-  if (success)
-    gimp_progress_update (1.0);
+  if (state.lost)
+    {
+      g_clear_error (error);
+      g_propagate_error (error, state.lost);
+      success = FALSE;
+    }
+  else if (success)
+    {
+      gimp_progress_update (1.0);
+    }
 
   gimp_progress_end ();
+  g_object_unref (state.cancellable);
 
   return success;
 }
@@ -839,7 +879,8 @@ cocoedit_run_regenerate (GimpProcedure        *procedure,
   runner = cocoedit_runner_new (0);
   edit_job_init (&job, &settings, model_dir, region);
 
-  if (! run_with_progress (runner, &job, &error))
+  if (! run_with_progress (runner, &job, region, GIMP_LAYER (drawable),
+                          &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         status = GIMP_PDB_CANCEL;

@@ -484,6 +484,62 @@ region_apply_layer (CocoeditRegion *region,
   return GIMP_DRAWABLE (layer);
 }
 
+/* Whether the result of @region still has its place: the user may have
+ * closed the image, removed the layer (or @replaces, the layer the result
+ * is to replace) or resized it while the edit ran.  Called while the edit
+ * runs, to stop it at once, and again before anything is changed.
+ */
+gboolean
+cocoedit_region_check_place (CocoeditRegion  *region,
+                             GimpLayer       *replaces,
+                             GError         **error)
+{
+  GimpDrawable *drawable = region->drawable;
+
+  if (item_is_gone (GIMP_ITEM (drawable)) ||
+      (replaces && item_is_gone (GIMP_ITEM (replaces))))
+    {
+      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                           _("The layer was removed or its image closed "
+                             "while the edit ran; nothing was changed."));
+      return FALSE;
+    }
+
+  /* A resized layer's pixels moved within it (its boundary grew or shrank
+   * on some side): the result would land in the wrong place.
+   */
+  if (gimp_drawable_get_width (drawable)  != region->drawable_width ||
+      gimp_drawable_get_height (drawable) != region->drawable_height)
+    {
+      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                           _("The layer changed size while the edit ran; "
+                             "nothing was changed."));
+      return FALSE;
+    }
+  if (replaces)
+    {
+      gint sx, sy, rx, ry;
+
+      gimp_drawable_get_offsets (drawable, &sx, &sy);
+      gimp_drawable_get_offsets (GIMP_DRAWABLE (replaces), &rx, &ry);
+
+      if (sx != rx || sy != ry ||
+          gimp_drawable_get_width (GIMP_DRAWABLE (replaces)) != region->drawable_width ||
+          gimp_drawable_get_height (GIMP_DRAWABLE (replaces)) != region->drawable_height ||
+          gimp_item_get_image (GIMP_ITEM (replaces)) !=
+          gimp_item_get_image (GIMP_ITEM (drawable)))
+        {
+          g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
+                               _("This layer and the layer it was made from "
+                                 "no longer have the same size and place; "
+                                 "nothing was changed."));
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
 GimpDrawable *
 cocoedit_region_apply (CocoeditRegion      *region,
                        CocoeditOutputMode   mode,
@@ -498,50 +554,9 @@ cocoedit_region_apply (CocoeditRegion      *region,
   GeglBuffer   *buffer;
   guchar       *pixels;
 
-  /* The user may have closed the image, removed the layer or cropped it
-   * while the edit ran: then the result has no place to go, and nothing is
-   * changed.
-   */
-  if (item_is_gone (GIMP_ITEM (drawable)) ||
-      (replaces && item_is_gone (GIMP_ITEM (replaces))))
-    {
-      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
-                           _("The layer was removed or its image closed "
-                             "while the edit ran; nothing was changed."));
-      return NULL;
-    }
+  if (! cocoedit_region_check_place (region, replaces, error))
+    return NULL;
   image = gimp_item_get_image (GIMP_ITEM (drawable));
-
-  /* A resized layer's pixels moved within it (its boundary grew or shrank
-   * on some side): the result would land in the wrong place.
-   */
-  if (gimp_drawable_get_width (drawable)  != region->drawable_width ||
-      gimp_drawable_get_height (drawable) != region->drawable_height)
-    {
-      g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
-                           _("The layer changed size while the edit ran; "
-                             "nothing was changed."));
-      return NULL;
-    }
-  if (replaces)
-    {
-      gint sx, sy, rx, ry;
-
-      gimp_drawable_get_offsets (drawable, &sx, &sy);
-      gimp_drawable_get_offsets (GIMP_DRAWABLE (replaces), &rx, &ry);
-
-      if (sx != rx || sy != ry ||
-          gimp_drawable_get_width (GIMP_DRAWABLE (replaces)) != region->drawable_width ||
-          gimp_drawable_get_height (GIMP_DRAWABLE (replaces)) != region->drawable_height ||
-          gimp_item_get_image (GIMP_ITEM (replaces)) != image)
-        {
-          g_set_error_literal (error, GIMP_PLUG_IN_ERROR, 0,
-                               _("This layer and the layer it was made from "
-                                 "no longer have the same size and place; "
-                                 "nothing was changed."));
-          return NULL;
-        }
-    }
 
   pixels = region_compose (region);
   if (! pixels)

@@ -63,6 +63,9 @@ CocoeditRegion * cocoedit_region_new           (GimpDrawable        *drawable,
                                                 GError             **error);
 void             cocoedit_region_free          (CocoeditRegion      *region);
 
+gboolean         cocoedit_region_check_place   (CocoeditRegion      *region,
+                                                GimpLayer           *replaces,
+                                                GError             **error);
 GimpDrawable   * cocoedit_region_apply         (CocoeditRegion      *region,
                                                 CocoeditOutputMode   mode,
                                                 const gchar         *layer_name,
