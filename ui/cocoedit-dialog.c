@@ -9,7 +9,9 @@
  *
  * A GimpProcedureDialog (so Reset, Load/Save Settings and the remembered
  * values come from GIMP) laid out in two columns: the preview on the
- * left, the instruction and the options on the right.  The dialog knows
+ * left; on the right, pages for the instruction and its options, the
+ * model, and (for a CoCoEdit layer) how the layer was made.  Pages keep
+ * the dialog short enough for a 1366 × 768 screen.  The dialog knows
  * nothing of the engine: it asks for a preview with the
  * "preview-requested" signal and is told about progress and results by
  * the plug-in.
@@ -23,7 +25,7 @@
 #include "cocoedit-preview.h"
 
 
-#define PREVIEW_SIZE 320
+#define PREVIEW_SIZE 288
 
 enum
 {
@@ -70,7 +72,7 @@ struct _CocoeditDialog
   GtkWidget           *choices_note;
   GtkWidget           *selection_note;  /* the selection's size vs the model's */
 
-  /* Shown when the layer was made by CoCoEdit. */
+  /* The page shown when the layer was made by CoCoEdit. */
   GtkWidget           *made_box;
   GtkWidget           *made_label;
   GtkWidget           *keep_seed;
@@ -87,7 +89,8 @@ static GtkWidget * cocoedit_dialog_build_preview  (CocoeditDialog *dialog,
 static GtkWidget * cocoedit_dialog_build_prompt   (CocoeditDialog *dialog);
 static GtkWidget * cocoedit_dialog_build_seed     (CocoeditDialog *dialog);
 static GtkWidget * cocoedit_dialog_build_model    (CocoeditDialog *dialog);
-static GtkWidget * cocoedit_dialog_build_made     (CocoeditDialog *dialog);
+static void        cocoedit_dialog_build_made     (CocoeditDialog *dialog,
+                                                    GtkWidget      *page);
 
 static void   cocoedit_dialog_config_notify  (GimpProcedureConfig *config,
                                               GParamSpec       *pspec,
@@ -666,6 +669,23 @@ make_note (void)
   return label;
 }
 
+/* A page of @notebook, its tab labelled @title (with its mnemonic): a
+ * padded vertical box to fill.
+ */
+static GtkWidget *
+make_page (GtkWidget   *notebook,
+           const gchar *title)
+{
+  GtkWidget *page = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+
+  gtk_container_set_border_width (GTK_CONTAINER (page), 12);
+  gtk_notebook_append_page (GTK_NOTEBOOK (notebook), page,
+                            gtk_label_new_with_mnemonic (title));
+  gtk_widget_show (page);
+
+  return page;
+}
+
 /* A widget for a config property, owned by the dialog's widget table
  * (GIMP 3.0.4 sinks it there); packing it adds the container's reference.
  */
@@ -691,6 +711,7 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
 {
   GtkWidget           *content;
   GtkWidget           *hbox;
+  GtkWidget           *notebook;
   GtkWidget           *vbox;
   GtkWidget           *widget;
 
@@ -704,9 +725,12 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   widget = cocoedit_dialog_build_preview (dialog, before);
   gtk_box_pack_start (GTK_BOX (hbox), widget, TRUE, TRUE, 0);
 
-  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  gtk_box_pack_start (GTK_BOX (hbox), vbox, FALSE, FALSE, 0);
-  gtk_widget_show (vbox);
+  notebook = gtk_notebook_new ();
+  gtk_box_pack_start (GTK_BOX (hbox), notebook, FALSE, FALSE, 0);
+  gtk_widget_show (notebook);
+
+  /* Edit: the instruction and how it is sampled. */
+  vbox = make_page (notebook, _("Edit"));
 
   widget = cocoedit_dialog_build_prompt (dialog);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
@@ -742,13 +766,15 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
+  /* Model: which one, on which device, and what is kept for training. */
+  vbox = make_page (notebook, _("_Model"));
+
   widget = cocoedit_dialog_build_model (dialog);
-  gtk_widget_set_margin_top (widget, 6);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
 
   /* Off by default; the note says what is kept and where. */
   widget = dialog_widget (dialog, COCOEDIT_PROP_KEEP_CHOICES, GTK_TYPE_CHECK_BUTTON);
-  gtk_widget_set_margin_top (widget, 6);
+  gtk_widget_set_margin_top (widget, 12);
   gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
 
@@ -756,6 +782,10 @@ cocoedit_dialog_build (CocoeditDialog *dialog,
   gtk_label_set_max_width_chars (GTK_LABEL (dialog->choices_note), 70);
   gtk_box_pack_start (GTK_BOX (vbox), dialog->choices_note, FALSE, FALSE, 0);
   gtk_widget_show (dialog->choices_note);
+
+  /* Made with CoCoEdit: its tab appears for a CoCoEdit layer. */
+  vbox = make_page (notebook, _("Made with CoCoEdit"));
+  cocoedit_dialog_build_made (dialog, vbox);
 
   g_signal_connect (dialog->config, "notify",
                     G_CALLBACK (cocoedit_dialog_config_notify),
@@ -775,28 +805,26 @@ cocoedit_dialog_regenerate_clicked (GtkWidget      *button,
   gtk_dialog_response (GTK_DIALOG (dialog), GTK_RESPONSE_APPLY);
 }
 
-static GtkWidget *
-cocoedit_dialog_build_made (CocoeditDialog *dialog)
+static void
+cocoedit_dialog_build_made (CocoeditDialog *dialog,
+                            GtkWidget      *page)
 {
-  GtkWidget *vbox;
   GtkWidget *hbox;
   GtkWidget *widget;
 
-  vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
-  gtk_widget_set_no_show_all (vbox, TRUE);
-  dialog->made_box = vbox;
-
-  widget = make_heading (_("Made with CoCoEdit"));
-  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
-  gtk_widget_show (widget);
+  /* Shown by cocoedit_dialog_set_made_with(). */
+  gtk_widget_hide (page);
+  gtk_widget_set_no_show_all (page, TRUE);
+  dialog->made_box = page;
 
   dialog->made_label = make_note ();
   gtk_label_set_selectable (GTK_LABEL (dialog->made_label), TRUE);
-  gtk_box_pack_start (GTK_BOX (vbox), dialog->made_label, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (page), dialog->made_label, FALSE, FALSE, 0);
   gtk_widget_show (dialog->made_label);
 
   hbox = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  gtk_box_pack_start (GTK_BOX (vbox), hbox, FALSE, FALSE, 0);
+  gtk_widget_set_margin_top (hbox, 6);
+  gtk_box_pack_start (GTK_BOX (page), hbox, FALSE, FALSE, 0);
   gtk_widget_show (hbox);
 
   widget = gtk_button_new_with_mnemonic (_("Regenerate La_yer"));
@@ -815,13 +843,11 @@ cocoedit_dialog_build_made (CocoeditDialog *dialog)
 
   widget = make_note ();
   gtk_label_set_text (GTK_LABEL (widget),
-                      _("Or write a new instruction below: OK applies it to "
-                        "this result (Edit again)."));
-  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
+                      _("Or write a new instruction on the Edit page: OK "
+                        "applies it to this result (Edit again)."));
+  gtk_widget_set_margin_top (widget, 6);
+  gtk_box_pack_start (GTK_BOX (page), widget, FALSE, FALSE, 0);
   gtk_widget_show (widget);
-
-  /* Shown by cocoedit_dialog_set_made_with(). */
-  return vbox;
 }
 
 static GtkWidget *
@@ -841,7 +867,6 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
   GtkWidget *vbox;
   GtkWidget *frame;
   GtkWidget *hbox;
-  GtkWidget *widget;
   GSList    *group = NULL;
   guint      i;
 
@@ -927,13 +952,6 @@ cocoedit_dialog_build_preview (CocoeditDialog *dialog,
   dialog->selection_note = make_note ();
   gtk_box_pack_start (GTK_BOX (vbox), dialog->selection_note, FALSE, FALSE, 0);
   gtk_widget_show (dialog->selection_note);
-
-  /* Below the preview, where the dialog has room: a CoCoEdit layer's
-   * settings and Regenerate.
-   */
-  widget = cocoedit_dialog_build_made (dialog);
-  gtk_widget_set_margin_top (widget, 12);
-  gtk_box_pack_start (GTK_BOX (vbox), widget, FALSE, FALSE, 0);
 
   return vbox;
 }
@@ -1036,20 +1054,14 @@ cocoedit_dialog_build_model (CocoeditDialog *dialog)
 {
   GtkWidget *vbox;
   GtkWidget *hbox;
-  GtkWidget *label;
   GtkWidget *button;
   GtkWidget *widget;
 
   vbox = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
   gtk_widget_show (vbox);
 
-  label = make_heading (_("_Model"));
-  gtk_box_pack_start (GTK_BOX (vbox), label, FALSE, FALSE, 0);
-  gtk_widget_show (label);
-
   /* The models found (cocoedit_dialog_set_models), then any other folder. */
   dialog->model_combo = gtk_combo_box_text_new ();
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), dialog->model_combo);
   gtk_box_pack_start (GTK_BOX (vbox), dialog->model_combo, FALSE, FALSE, 0);
   gtk_widget_show (dialog->model_combo);
 

@@ -27,6 +27,8 @@ harness = importlib.machinery.SourceFileLoader(
 ENGLISH_TITLE = "CoCoEdit: Edit with Instruction"
 PROMPT = "make the sky purple"
 SCREEN = (1280, 900)
+# 768 px of a 1366 x 768 screen less a 32 px panel and a 36 px title bar.
+MAX_HEIGHT = 700
 
 
 def xdotool(display, *args, check=True):
@@ -120,6 +122,7 @@ def run_language(args, display, screen, lang, out_dir):
         os.makedirs(models)
         os.symlink(os.path.abspath(args.model), os.path.join(models, "listed-model"))
         english = lang == "en"
+        made_height = 0
         extra = {
             "DISPLAY": display,
             "COCOEDIT_MODEL": args.model,
@@ -163,7 +166,15 @@ def run_language(args, display, screen, lang, out_dir):
                 # one takes here; the tiny model is quick, so the run
                 # grows to three (seeds 0, 1, 2): the second is picked
                 # with Alt+2 and applied by OK.
+                # Keep my choices is on the Model page (Alt+M), back to
+                # the Edit page with Ctrl+Page Up.
+                xdotool(display, "key", "alt+m")
+                time.sleep(0.3)
                 xdotool(display, "key", "alt+k")
+                time.sleep(0.5)
+                screen.grab(*geometry(display, window)).savev(
+                    os.path.join(out_dir, "plugin-dialog-model-%s.png" % lang), "png", [], [])
+                xdotool(display, "key", "ctrl+Page_Up")
                 xdotool(display, "key", "alt+p")
                 time.sleep(1.0)
                 wait_until_stable(screen, rect, seconds=3.0)
@@ -188,7 +199,17 @@ def run_language(args, display, screen, lang, out_dir):
                 made = screen.grab(*rect)
                 made.savev(os.path.join(out_dir, "plugin-dialog-made-%s.png" % lang),
                            "png", [], [])
+                made_height = rect[3]
+                # Regenerate Layer is on the Made with CoCoEdit page, the
+                # one after Model (Alt+M, then Ctrl+Page Down).
                 xdotool(display, "windowfocus", "--sync", window)
+                xdotool(display, "key", "alt+m")
+                time.sleep(0.3)
+                xdotool(display, "key", "ctrl+Page_Down")
+                time.sleep(0.5)
+                made_page = screen.grab(*geometry(display, window))
+                made_page.savev(os.path.join(out_dir, "plugin-dialog-made-page-%s.png" % lang),
+                                "png", [], [])
                 xdotool(display, "key", "alt+y")
             else:
                 xdotool(display, "windowfocus", "--sync", window)
@@ -214,6 +235,10 @@ def run_language(args, display, screen, lang, out_dir):
         width, height = rect[2], rect[3]
         if not (400 <= width <= SCREEN[0] and 300 <= height <= SCREEN[1]):
             problems.append("window size %dx%d" % (width, height))
+        # It fits a 1366 x 768 screen with a panel and a title bar.
+        for name, h in (("dialog", height), ("on a CoCoEdit layer", made_height)):
+            if h > MAX_HEIGHT:
+                problems.append("%s %d px tall (at most %d)" % (name, h, MAX_HEIGHT))
         colours = pixbuf_stats(shot)
         if colours < 64:
             problems.append("window not drawn: %d colours" % colours)

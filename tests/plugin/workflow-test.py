@@ -381,10 +381,15 @@ def run(args, session):
     session.keys(window, "alt+r", "Up", "Right", "e")
     dialog = session.find("CoCoEdit:")
     time.sleep(1.0)
-    session.keys(dialog, "ctrl+a", pause=0.3)
+    # Its Made with CoCoEdit page (after Model: Alt+M, Ctrl+Page Down),
+    # then back to the Edit page and the instruction (Alt+I).
+    session.keys(dialog, "alt+m", "ctrl+Page_Down", pause=0.5)
+    session.pointer_away()
+    docs_made = session.shot("made", dialog)
+    session.keys(dialog, "ctrl+Page_Up", "ctrl+Page_Up", "alt+i", "ctrl+a", pause=0.3)
     xdotool(d, "type", "--delay", "20", PROMPT_AGAIN)
     session.pointer_away()
-    docs_made = session.shot("edit-again", dialog)
+    session.shot("edit-again", dialog)
     session.keys(dialog, "alt+o", pause=0.2)
     dialogs.wait_closed(d, dialog)
     state2, arrays2 = session.state(until=lambda s: len(s["layers"]) == 3,
