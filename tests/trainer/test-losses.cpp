@@ -21,7 +21,7 @@ static at::Tensor vec(std::initializer_list<double> v) { return at::tensor(std::
 // R = [[0, 1], [0.5, 0.5]]: group means 0.5, 0.5; batch std (population) 0.353553…
 static void test_advantages() {
   auto R = at::tensor(std::vector<double>{0, 1, 0.5, 0.5}, at::kDouble).view({2, 2});
-  auto [A, r] = group_advantages(R, 5.0);
+  auto [A, r] = group_advantages(R, R.std(/*unbiased=*/false).item<double>(), 5.0);
   const double s = std::sqrt(0.125) + 1e-4;
   near(A[0][0].item<double>(), -0.5 / s);
   near(A[0][1].item<double>(), 0.5 / s);
@@ -29,7 +29,7 @@ static void test_advantages() {
   near(r[0][1].item<double>(), 0.5 + 0.5 / s / 10);
   // The clip: (1e-3 − 5e-4) / (std 4.33e-4 + 1e-4) ≈ 0.94, clipped to 0.5.
   auto R2 = at::tensor(std::vector<double>{0, 1e-3, 0, 0}, at::kDouble).view({2, 2});
-  auto [A2, r2] = group_advantages(R2, 0.5);
+  auto [A2, r2] = group_advantages(R2, R2.std(/*unbiased=*/false).item<double>(), 0.5);
   near(A2[0][1].item<double>(), 0.5);
   near(r2[0][1].item<double>(), 0.55);
   near(r2[0][0].item<double>(), 0.45);

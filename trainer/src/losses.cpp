@@ -34,9 +34,9 @@ at::Tensor logit_normal_t(const at::Tensor &normal, double mean, double std, dou
   return shift * u / (1 + (shift - 1) * u);
 }
 
-std::pair<at::Tensor, at::Tensor> group_advantages(const at::Tensor &rewards, double clip) {
+std::pair<at::Tensor, at::Tensor> group_advantages(const at::Tensor &rewards, double batch_std, double clip) {
   auto centred = rewards - rewards.mean(1, true);
-  auto adv = (centred / (rewards.std(/*unbiased=*/false) + 1e-4)).clamp(-clip, clip);
+  auto adv = (centred / (batch_std + 1e-4)).clamp(-clip, clip);
   return {adv, 0.5 + adv / 10.0};
 }
 

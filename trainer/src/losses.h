@@ -28,9 +28,10 @@ at::Tensor logit_normal_t(const at::Tensor &normal, double mean, double std, dou
 
 // ---- rewards to advantages ------------------------------------------------------
 
-// A = clip((R − mean_group(R)) / (std_batch(R) + 1e-4), −c, c); r = 0.5 + A/10.
-// R is (P, G); returns (A, r), both (P, G).
-std::pair<at::Tensor, at::Tensor> group_advantages(const at::Tensor &rewards, double clip);
+// A = clip((R − mean_group(R)) / (std_batch + 1e-4), −c, c); r = 0.5 + A/10.
+// R is (P, G); std_batch is the population std of the whole batch's rewards
+// (every rank's: reward_std_over_ranks in rl.cpp); returns (A, r), both (P, G).
+std::pair<at::Tensor, at::Tensor> group_advantages(const at::Tensor &rewards, double batch_std, double clip);
 
 // A group is valid when std_group(R) > std_min and mean_group(R) < mean_max.  (P,) bool
 at::Tensor valid_groups(const at::Tensor &rewards, double std_min, double mean_max);

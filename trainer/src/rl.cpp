@@ -8,6 +8,9 @@
 //        nft:  L = L_policy(NFT) + L_reg(CoCoEdit) + kl·mean((v_θ − v_ref)²)
 //        grpo: L = clipped-ratio loss of SDE step log-probs + kl on step means
 //   5. clip, AdamW step; θ_old ← η·θ_old + (1 − η)·θ.
+// Each stage is a function below (draw_groups and rollout; score;
+// advantages; backward_loss, with nft_loss or grpo_loss; optimizer_step and
+// ema_update), and run_rl's loop is that list.
 // Full fine-tuning or LoRA (lora.rank > 0): with LoRA the old policy keeps
 // its own adapters on a second copy of the base, and the reference is the
 // base itself (adapters detached).
@@ -148,6 +151,254 @@ at::Tensor edit_reward(const TrainConfig &c, const Batch &b, const at::Tensor &r
   return at::tensor(scores, at::kDouble).to(result.device());
 }
 
+// The population std of every rank's rewards: ranks exchange ΣR, ΣR² and n.
+double reward_std_over_ranks(const at::Tensor &R, Dist &dist) {
+  at::Tensor stats = at::stack({R.sum(), R.pow(2).sum(), at::scalar_tensor(static_cast<double>(R.numel()))}).to(at::kDouble);
+  dist.all_reduce_sum(stats);
+  const double cnt = stats[2].item<double>(), mean = stats[0].item<double>() / cnt;
+  return std::sqrt(std::max(0.0, stats[1].item<double>() / cnt - mean * mean));
+}
+
+// ---- 2. rewards --------------------------------------------------------------------
+
+struct Scores {
+  at::Tensor result;        // (N, 3, S, S) the rollouts in [0, 1]
+  at::Tensor edit, pixel;   // (N,) R_edit, R_pix
+  at::Tensor R;             // (P, G) w_edit·R_edit + w_pix·R_pix
+};
+
+Scores score(const TrainConfig &c, const Batch &b, const Rollouts &roll, MllmJudge *judge) {
+  const PixelRewardConfig pix_cfg{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
+  Scores sc;
+  sc.result = (roll.pixels + 1) / 2;
+  sc.pixel = pixel_reward(sc.result, b.source, b.mask, pix_cfg);
+  sc.edit = edit_reward(c, b, sc.result, judge);
+  sc.R = (c.reward_w_edit * sc.edit + c.reward_w_pixel * sc.pixel).to(at::kFloat).view({c.rl_prompts, c.rl_group});
+  return sc;
+}
+
+// ---- 3. advantages -----------------------------------------------------------------
+
+struct Advantages {
+  at::Tensor adv;       // (N,) A, for Flow-GRPO
+  at::Tensor r;         // (N,) r = 0.5 + A/10 ∈ [0, 1], for NFT
+  at::Tensor valid_g;   // (P,) groups that teach something
+  at::Tensor valid;     // (N,) their rows
+  double n_valid = 0;
+};
+
+// Group-normalised advantages over the global batch, the valid groups, and
+// the prompts of saturated groups banned from later steps.
+Advantages advantages(const TrainConfig &c, const at::Tensor &R, const Batch &b, Dist &dist, RunState &state,
+                      const at::Device &device) {
+  const int64_t G = c.rl_group;
+  Advantages a;
+  auto [adv, r] = group_advantages(R, reward_std_over_ranks(R, dist), c.rl_adv_clip);
+  a.adv = adv.flatten().to(device);
+  a.r = r.flatten().to(device);
+  a.valid_g = valid_groups(R, c.rl_group_std_min, c.rl_group_mean_max);
+  a.valid = a.valid_g.repeat_interleave(G).to(device);
+  if (c.rl_ban_saturated) {
+    auto sat = saturated_groups(R, c.rl_group_std_min, c.rl_group_mean_max);
+    for (int64_t i = 0; i < c.rl_prompts; i++)
+      if (sat[i].item<bool>()) state.banned.push_back(b.ids[i * G]);
+  }
+  a.n_valid = a.valid.sum().item<double>();
+  return a;
+}
+
+// ---- 4. the loss -------------------------------------------------------------------
+
+// The step's loss terms as logged: each micro-batch adds its share.
+struct LossTerms {
+  double policy = 0, reg = 0, kl = 0, d_keep = 0, d_change = 0;
+  double total() const { return policy + reg + kl; }
+};
+
+// One (solver step, micro-batch) of the loss: σ_k, rows [i, i + n), and its
+// share of the step's mean over valid rows and trained timesteps.
+struct Slice {
+  int k;
+  int64_t i, n;
+  at::Tensor valid;
+  double share;
+};
+
+// Velocities of θ (with gradient), θ_old and θ_ref at the same point x_t.
+struct Velocities {
+  at::Tensor v, v_old, v_ref;
+};
+
+// Where the policies are compared.  NFT: the rollout's result noised again
+// at σ_k with fresh noise, x_t = (1 − σ_k)·x0 + σ_k·ε; Flow-GRPO: the
+// rollout's own SDE state at step k.
+at::Tensor loss_point(const TrainConfig &c, EditModelImpl &m, const Rollouts &roll, const Slice &s, const at::Tensor &t,
+                      int64_t step, int rank, const at::Device &device) {
+  if (c.rl_loss != "nft") return roll.xs[s.k].narrow(0, s.i, s.n);
+  const int64_t S = c.data_size;
+  auto eps = step_normal(c, step, rank, kLossNoise * 1000 + s.k * 97 + s.i, m.space_shape(s.n, S, S), device);
+  return noisy(roll.x0.narrow(0, s.i, s.n), eps, t);
+}
+
+// NFT with CoCoEdit's region regularizer (design/cocoedit-rl.md):
+//   L = L_policy(v_θ, v_old; r) + L_reg(x̂0⁺, x̂0⁻; W⁺, W⁻, r) + kl·mean((v_θ − v_ref)²)
+// L_reg keeps the non-edit region of the positive branch on the rollout
+// (hinge on d⁺ = ‖W⁺(x̂0⁺ − x0)‖) and pushes the edit region of the negative
+// branch away from the source (hinge on d⁻ = ‖W⁻(x̂0⁻ − src)‖).
+at::Tensor nft_loss(const TrainConfig &c, const Velocities &vel, const at::Tensor &x_t, const at::Tensor &x0,
+                    const at::Tensor &t, const at::Tensor &src, const RegionWeights *W, const at::Tensor &r,
+                    const Slice &s, LossTerms &sum) {
+  auto terms = nft_terms(vel.v, vel.v_old, x_t, x0, t, c.rl_beta);
+  at::Tensor loss = nft_policy_loss(terms, r, s.valid, c.rl_beta, c.rl_loss_scale);
+  sum.policy += loss.item<double>() * s.share;
+  if (W) {
+    auto dp = weighted_distance(W->pos.narrow(0, s.i, s.n), terms.x0_pos, x0);
+    auto dn = weighted_distance(W->neg.narrow(0, s.i, s.n), terms.x0_neg, src);
+    auto reg = region_regularizer(hinge_keep(dp, c.rl_tau_pos), hinge_change(dn, c.rl_tau_neg), r, s.valid,
+                                  c.rl_lambda_pos, c.rl_lambda_neg);
+    loss = loss + reg;
+    sum.reg += reg.item<double>() * s.share;
+    sum.d_keep += masked_mean(dp.detach(), s.valid).item<double>() * s.share;
+    sum.d_change += masked_mean(dn.detach(), s.valid).item<double>() * s.share;
+  }
+  auto kl = c.rl_kl_weight * masked_mean(kl_to_reference(vel.v, vel.v_ref), s.valid);
+  sum.kl += kl.item<double>() * s.share;
+  return loss + kl;
+}
+
+// Flow-GRPO: the clipped ratio of θ's and θ_old's log-probabilities of the
+// rollout's SDE step x_t → x_next, weighted by A, plus kl·‖μ_θ − μ_ref‖²/σ²
+// on the step means.
+at::Tensor grpo_loss(const TrainConfig &c, const Velocities &vel, const at::Tensor &x_t, const Rollouts &roll,
+                     const std::vector<double> &sigmas, const at::Tensor &adv, const Slice &s, LossTerms &sum) {
+  const int k = s.k;
+  auto x_next = roll.xs[k + 1].narrow(0, s.i, s.n);
+  auto now = sde_step(x_t, vel.v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], std::nullopt, x_next);
+  at::Tensor loss = grpo_policy_loss(now.log_prob, roll.logps[k].narrow(0, s.i, s.n), adv, s.valid, c.rl_grpo_clip);
+  sum.policy += loss.item<double>() * s.share;
+  if (c.rl_grpo_kl > 0) {
+    auto mean_ref = sde_step(x_t, vel.v_ref, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], std::nullopt, x_next).mean;
+    auto kl = c.rl_grpo_kl * masked_mean(grpo_kl(now.mean, mean_ref, now.std), s.valid);
+    loss = loss + kl;
+    sum.kl += kl.item<double>() * s.share;
+  }
+  return loss;
+}
+
+// The three policies of the method.
+struct Policies {
+  Policy &policy;  // θ, trained
+  Policy &old;     // θ_old, lagging
+  EditModel &ref;  // θ_ref, the frozen base
+};
+
+// Backpropagates the step's loss, the mean over valid rows and over
+// rl.train_timesteps solver steps drawn at random, micro-batch by
+// micro-batch (gradients accumulate); returns its terms.
+LossTerms backward_loss(const TrainConfig &c, Policies &p, const Batch &b, const Rollouts &roll,
+                        const Advantages &a, const std::vector<double> &sigmas, int64_t step, int rank,
+                        const at::Device &device) {
+  EditModelImpl &m = *p.policy.model;
+  const ModelConfig &mc = m.config;
+  const int64_t N = b.source.size(0);
+  const int K = static_cast<int>(sigmas.size()) - 1, T = static_cast<int>(c.rl_train_timesteps);
+  LossTerms sum;
+  auto order = at::randperm(K, at::make_generator<at::CPUGeneratorImpl>(derive_seed(c.run_seed, step, rank, kTimesteps)));
+  // The loss works in the model's space: encoded source, mask at its size.
+  const auto mask_s = m.codec.mask(b.mask);
+  std::optional<RegionWeights> W;
+  if (c.rl_regularizer) W = region_weights(mask_to_grid(mask_s, mc.patch_size), c.rl_erode_radius, c.rl_ring_weight);
+  auto src = m.codec.encode(b.source * 2 - 1);
+  // The frozen models' encodings of each micro-batch's instructions do not
+  // change during the step: encode them once, not per timestep.
+  std::vector<TextContext> old_text, ref_text;
+  {
+    torch::NoGradGuard ng;
+    p.old.refresh();
+    for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
+      const auto prompts = prompts_of(b, i, std::min<int64_t>(c.rl_micro_batch, N - i));
+      old_text.push_back(p.old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
+      ref_text.push_back(p.ref->encode_text(tokenize(prompts, mc.text_max_bytes)));
+    }
+  }
+  for (int ti = 0; ti < T; ti++) {
+    const int k = static_cast<int>(order[ti].item<int64_t>());
+    for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
+      const int64_t n = std::min<int64_t>(c.rl_micro_batch, N - i);
+      Slice s{k, i, n, a.valid.narrow(0, i, n), 0.0};
+      const double n_valid_mb = s.valid.sum().item<double>();
+      if (n_valid_mb == 0) continue;
+      s.share = n_valid_mb / a.n_valid / T;
+      auto mask = model_mask(m, mask_s.narrow(0, i, n));
+      auto src_mb = src.narrow(0, i, n);
+      auto t = at::full({n}, sigmas[k], src.options());
+      auto x_t = loss_point(c, m, roll, s, t, step, rank, device);
+      const size_t mb = static_cast<size_t>(i / c.rl_micro_batch);
+      Velocities vel;
+      {
+        torch::NoGradGuard ng;
+        vel.v_old = p.old.model->forward(x_t, src_mb, mask, t, old_text[mb]);
+        vel.v_ref = p.ref->forward(x_t, src_mb, mask, t, ref_text[mb]);
+      }
+      p.policy.refresh();
+      {
+        AutocastScope amp(device.type(), use_autocast(c, device));
+        vel.v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
+                    .to(at::kFloat);
+      }
+      at::Tensor loss = c.rl_loss == "nft"
+                            ? nft_loss(c, vel, x_t, roll.x0.narrow(0, i, n), t, src_mb, W ? &*W : nullptr,
+                                       a.r.narrow(0, i, n), s, sum)
+                            : grpo_loss(c, vel, x_t, roll, sigmas, a.adv.narrow(0, i, n), s, sum);
+      (loss * s.share).backward();
+    }
+  }
+  return sum;
+}
+
+// ---- 5. the optimizer step and the logs ------------------------------------------
+
+// Clips and applies the averaged gradients; returns the gradient norm
+// (0 when no group was valid: nothing to learn from this batch).
+double optimizer_step(const TrainConfig &c, torch::optim::AdamW &opt, std::vector<at::Tensor> &params,
+                      const Advantages &a, int64_t step) {
+  if (a.n_valid <= 0) return 0;
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(params, c.optim_grad_clip);
+  set_learning_rate(opt, learning_rate(c, step));
+  opt.step();
+  return grad_norm;
+}
+
+void log_step(Reporter &rep, const TrainConfig &c, const RunState &state, const Batch &b, const Scores &sc,
+              const Advantages &a, const LossTerms &sum, double grad_norm, double eta, bool main) {
+  auto ne = region_psnr_ssim(sc.result, b.source, 1 - b.mask);
+  rep.log(state.step, {{"reward", sc.R.mean().item<double>()},
+                       {"reward_edit", sc.edit.mean().item<double>()},
+                       {"reward_pixel", sc.pixel.mean().item<double>()},
+                       {"nonedit_psnr", ne.psnr.mean().item<double>()},
+                       {"nonedit_ssim", ne.ssim.mean().item<double>()},
+                       {"valid_groups", a.valid_g.to(at::kFloat).mean().item<double>()},
+                       {"loss", sum.total()},
+                       {"loss_policy", sum.policy},
+                       {"loss_reg", sum.reg},
+                       {"loss_kl", sum.kl},
+                       {"d_keep", sum.d_keep},
+                       {"d_change", sum.d_change},
+                       {"grad_norm", grad_norm},
+                       {"eta", eta},
+                       {"banned", static_cast<double>(state.banned.size())}});
+  if (main && (state.step % c.log_samples_every == 0 || state.step == c.optim_steps)) {
+    const int64_t N = b.source.size(0), G = c.rl_group;
+    std::vector<std::vector<at::Tensor>> rows;
+    std::vector<std::string> labels;
+    for (int64_t i = 0; i < std::min<int64_t>(N, 4 * G); i += G) {
+      rows.push_back({b.source[i].cpu(), sc.result[i].cpu(), sc.result[i + 1].cpu(), b.mask[i].cpu()});
+      labels.push_back(b.prompts[i]);
+    }
+    rep.grid("rollouts-" + std::to_string(state.step), rows, {"source", "rollout 1", "rollout 2", "mask"}, labels);
+  }
+}
+
 }  // namespace
 
 void run_rl(const TrainConfig &c, bool resume) {
@@ -198,191 +449,50 @@ void run_rl(const TrainConfig &c, bool resume) {
   dist.broadcast(params);
 
   EditModelImpl &m = *policy.model;
-  const ModelConfig &mc = m.config;
-  const int64_t S = c.data_size, p = mc.patch_size;
+  const int64_t S = c.data_size;
   if (S % m.pixels_per_token())
     fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's token size in pixels");
   const auto sigmas = sigma_schedule(static_cast<int>(c.rl_rollout_steps), resolution_shift(m, S, S), 1.0,
                                      c.rl_rollout_sigma_min);
-  const PixelRewardConfig pix_cfg{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
   Reporter rep(c, dist.main(), "rl", c.optim_steps, state.step);
   if (dist.main())
     say(0, "rl (" + c.rl_loss + (c.rl_regularizer ? " + region regularizer" : "") + "): " +
                std::to_string(m.parameter_count()) + " parameters" +
                (policy.lora ? ", LoRA rank " + std::to_string(c.lora_rank) : std::string(", full fine-tuning")) +
                ", P=" + std::to_string(c.rl_prompts) + " G=" + std::to_string(c.rl_group) + ", data: " + data.describe());
+  Policies policies{policy, old, ref};
 
   while (state.step < c.optim_steps) {
     const int64_t step = state.step;
+    // 1. prompts, and G rollouts of each by the old policy
     Batch b = draw_groups(data, state, c, device);
-    const int64_t N = b.source.size(0), P = c.rl_prompts, G = c.rl_group;
-
-    // 1–2. rollouts and rewards
     Rollouts roll = rollout(old, b, sigmas, c, step, dist.rank(), device);
-    auto result = (roll.pixels + 1) / 2;
-    auto r_pix = pixel_reward(result, b.source, b.mask, pix_cfg);
-    auto r_edit = edit_reward(c, b, result, judge.get());
-    auto R = (c.reward_w_edit * r_edit + c.reward_w_pixel * r_pix).to(at::kFloat).view({P, G});
-    if (!at::isfinite(R).all().item<bool>()) {
+    // 2. rewards
+    Scores sc = score(c, b, roll, judge.get());
+    if (!at::isfinite(sc.R).all().item<bool>()) {
       skip_nonfinite_step(state, c, dist.rank(), "reward");
       continue;
     }
-
-    // 3. advantages: group means are local, the std is the whole batch's (all ranks).
-    at::Tensor stats = at::stack({R.sum(), R.pow(2).sum(), at::scalar_tensor(static_cast<double>(R.numel()))}).to(at::kDouble);
-    dist.all_reduce_sum(stats);
-    const double cnt = stats[2].item<double>(), mean_all = stats[0].item<double>() / cnt;
-    const double std_all = std::sqrt(std::max(0.0, stats[1].item<double>() / cnt - mean_all * mean_all));
-    auto adv = ((R - R.mean(1, true)) / (std_all + 1e-4)).clamp(-c.rl_adv_clip, c.rl_adv_clip);
-    auto r = (0.5 + adv / 10.0).flatten();
-    auto valid_g = valid_groups(R, c.rl_group_std_min, c.rl_group_mean_max);
-    auto valid = valid_g.repeat_interleave(G).to(device);
-    adv = adv.flatten().to(device);
-    r = r.to(device);
-    if (c.rl_ban_saturated) {
-      auto sat = saturated_groups(R, c.rl_group_std_min, c.rl_group_mean_max);
-      for (int64_t i = 0; i < P; i++)
-        if (sat[i].item<bool>()) state.banned.push_back(b.ids[i * G]);
-    }
-    const double n_valid = valid.sum().item<double>();
-
-    // 4. loss over timesteps × micro-batches, accumulated
+    // 3. advantages
+    Advantages a = advantages(c, sc.R, b, dist, state, device);
+    // 4. the loss, backpropagated
     opt.zero_grad();
-    double l_pol = 0, l_reg = 0, l_kl = 0, d_keep = 0, d_change = 0;
-    const int K = static_cast<int>(sigmas.size()) - 1, T = static_cast<int>(c.rl_train_timesteps);
-    if (n_valid > 0) {
-      auto order = at::randperm(K, at::make_generator<at::CPUGeneratorImpl>(derive_seed(c.run_seed, step, dist.rank(), kTimesteps)));
-      RegionWeights W;
-      // The loss works in the model's space: encoded source, mask at its size.
-      const auto mask_s = m.codec.mask(b.mask);
-      if (c.rl_regularizer) W = region_weights(mask_to_grid(mask_s, p), c.rl_erode_radius, c.rl_ring_weight);
-      auto src = m.codec.encode(b.source * 2 - 1);
-      // The frozen models' encodings of each micro-batch's instructions do
-      // not change during the step: encode them once, not per timestep.
-      std::vector<TextContext> old_text, ref_text;
-      {
-        torch::NoGradGuard ng;
-        old.refresh();
-        for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
-          const auto prompts = prompts_of(b, i, std::min<int64_t>(c.rl_micro_batch, N - i));
-          old_text.push_back(old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
-          ref_text.push_back(ref->encode_text(tokenize(prompts, mc.text_max_bytes)));
-        }
-      }
-      for (int ti = 0; ti < T; ti++) {
-        const int k = static_cast<int>(order[ti].item<int64_t>());
-        for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
-          const int64_t n = std::min<int64_t>(c.rl_micro_batch, N - i);
-          auto vmb = valid.narrow(0, i, n);
-          const double n_valid_mb = vmb.sum().item<double>();
-          if (n_valid_mb == 0) continue;
-          const double share = n_valid_mb / n_valid / T;  // this micro-batch's part of mean_valid
-          auto mask = model_mask(m, mask_s.narrow(0, i, n));
-          auto src_mb = src.narrow(0, i, n);
-          auto t = at::full({n}, sigmas[k], src.options());
-          at::Tensor x_t, x0 = roll.x0.narrow(0, i, n);
-          if (c.rl_loss == "nft") {
-            auto eps = step_normal(c, step, dist.rank(), kLossNoise * 1000 + k * 97 + i, m.space_shape(n, S, S), device);
-            x_t = noisy(x0, eps, t);
-          } else {
-            x_t = roll.xs[k].narrow(0, i, n);
-          }
-          const size_t mb = static_cast<size_t>(i / c.rl_micro_batch);
-          at::Tensor v_old, v_ref;
-          {
-            torch::NoGradGuard ng;
-            v_old = old.model->forward(x_t, src_mb, mask, t, old_text[mb]);
-            v_ref = ref->forward(x_t, src_mb, mask, t, ref_text[mb]);
-          }
-          policy.refresh();
-          at::Tensor v;
-          {
-            AutocastScope amp(device.type(), use_autocast(c, device));
-            v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
-                    .to(at::kFloat);
-          }
-          at::Tensor loss;
-          if (c.rl_loss == "nft") {
-            auto terms = nft_terms(v, v_old, x_t, x0, t, c.rl_beta);
-            auto pol = nft_policy_loss(terms, r.narrow(0, i, n), vmb, c.rl_beta, c.rl_loss_scale);
-            loss = pol;
-            l_pol += pol.item<double>() * share;
-            if (c.rl_regularizer) {
-              auto wp = W.pos.narrow(0, i, n), wn = W.neg.narrow(0, i, n);
-              auto dp = weighted_distance(wp, terms.x0_pos, x0);
-              auto dn = weighted_distance(wn, terms.x0_neg, src_mb);
-              auto reg = region_regularizer(hinge_keep(dp, c.rl_tau_pos), hinge_change(dn, c.rl_tau_neg), r.narrow(0, i, n),
-                                            vmb, c.rl_lambda_pos, c.rl_lambda_neg);
-              loss = loss + reg;
-              l_reg += reg.item<double>() * share;
-              d_keep += masked_mean(dp.detach(), vmb).item<double>() * share;
-              d_change += masked_mean(dn.detach(), vmb).item<double>() * share;
-            }
-            auto kl = c.rl_kl_weight * masked_mean(kl_to_reference(v, v_ref), vmb);
-            loss = loss + kl;
-            l_kl += kl.item<double>() * share;
-          } else {
-            auto x_next = roll.xs[k + 1].narrow(0, i, n);
-            auto now = sde_step(x_t, v, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], std::nullopt, x_next);
-            auto pol = grpo_policy_loss(now.log_prob, roll.logps[k].narrow(0, i, n), adv.narrow(0, i, n), vmb, c.rl_grpo_clip);
-            loss = pol;
-            l_pol += pol.item<double>() * share;
-            if (c.rl_grpo_kl > 0) {
-              auto mean_ref =
-                  sde_step(x_t, v_ref, sigmas[k], sigmas[k + 1], c.rl_grpo_noise, sigmas[1], std::nullopt, x_next).mean;
-              auto kl = c.rl_grpo_kl * masked_mean(grpo_kl(now.mean, mean_ref, now.std), vmb);
-              loss = loss + kl;
-              l_kl += kl.item<double>() * share;
-            }
-          }
-          (loss * share).backward();
-        }
-      }
-    }
+    LossTerms sum;
+    if (a.n_valid > 0) sum = backward_loss(c, policies, b, roll, a, sigmas, step, dist.rank(), device);
     dist.average_gradients(params);
-    const double loss_total = l_pol + l_reg + l_kl;
-    if (!std::isfinite(loss_total) || !gradients_finite(params)) {
+    if (!std::isfinite(sum.total()) || !gradients_finite(params)) {
       opt.zero_grad();
       skip_nonfinite_step(state, c, dist.rank(), "loss or gradient");
       continue;
     }
     state.nonfinite_in_row = 0;
-    double grad_norm = 0;
-    if (n_valid > 0) {
-      grad_norm = torch::nn::utils::clip_grad_norm_(params, c.optim_grad_clip);
-      set_learning_rate(opt, learning_rate(c, step));
-      opt.step();
-    }
-    // 5. θ_old ← η·θ_old + (1 − η)·θ
+    // 5. the optimizer step; θ_old ← η·θ_old + (1 − η)·θ
+    const double grad_norm = optimizer_step(c, opt, params, a, step);
     const double eta = old_policy_eta(step, c.rl_eta_rate, c.rl_eta_max);
     ema_update(old.trainable(), params, eta);
     state.step++;
 
-    auto ne = region_psnr_ssim(result, b.source, 1 - b.mask);
-    rep.log(state.step, {{"reward", R.mean().item<double>()},
-                         {"reward_edit", r_edit.mean().item<double>()},
-                         {"reward_pixel", r_pix.mean().item<double>()},
-                         {"nonedit_psnr", ne.psnr.mean().item<double>()},
-                         {"nonedit_ssim", ne.ssim.mean().item<double>()},
-                         {"valid_groups", valid_g.to(at::kFloat).mean().item<double>()},
-                         {"loss", loss_total},
-                         {"loss_policy", l_pol},
-                         {"loss_reg", l_reg},
-                         {"loss_kl", l_kl},
-                         {"d_keep", d_keep},
-                         {"d_change", d_change},
-                         {"grad_norm", grad_norm},
-                         {"eta", eta},
-                         {"banned", static_cast<double>(state.banned.size())}});
-    if (dist.main() && (state.step % c.log_samples_every == 0 || state.step == c.optim_steps)) {
-      std::vector<std::vector<at::Tensor>> rows;
-      std::vector<std::string> labels;
-      for (int64_t i = 0; i < std::min<int64_t>(N, 4 * G); i += G) {
-        rows.push_back({b.source[i].cpu(), result[i].cpu(), result[i + 1].cpu(), b.mask[i].cpu()});
-        labels.push_back(b.prompts[i]);
-      }
-      rep.grid("rollouts-" + std::to_string(state.step), rows, {"source", "rollout 1", "rollout 2", "mask"}, labels);
-    }
+    log_step(rep, c, state, b, sc, a, sum, grad_norm, eta, dist.main());
     checkpoint_if_due(c, state, parts, dist);
   }
   rep.finish();
