@@ -140,6 +140,14 @@ static void test_parse_response() {
   // null content, missing logprobs.
   ParsedReply e = parse_chat_response(R"({"choices":[{"message":{"content":null},"logprobs":null}]})", true);
   g_assert_true(e.content.empty() && !e.text_score && !e.logprob_score);
+  // Tokens that are numbers or null, not strings (found by fuzz-judge-response:
+  // they used to throw std::logic_error out of the parser): skipped like blanks.
+  ParsedReply t = parse_chat_response(
+      R"({"choices":[{"message":{"content":"3"},"logprobs":{"content":[{"token":0},{"token":null,"logprob":-0.1},
+          {"token":"3","logprob":-0.1,"top_logprobs":[{"token":3,"logprob":-0.1},{"token":"3","logprob":0}]}]}}]})",
+      true);
+  g_assert_true(t.text_score && *t.text_score == 3);
+  g_assert_true(t.logprob_score && *t.logprob_score == 3);
   expect_error(COCOEDIT_ERR_FORMAT, {"not JSON"}, [] { parse_chat_response("<html>", false); });
   expect_error(COCOEDIT_ERR_FORMAT, {"choices"}, [] { parse_chat_response(R"({"choices":[]})", false); });
   expect_error(COCOEDIT_ERR_FORMAT, {"object"}, [] { parse_chat_response("[1]", false); });

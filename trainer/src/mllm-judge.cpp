@@ -94,9 +94,17 @@ at::Tensor check_judge_image(const at::Tensor &t, const std::string &what) {
 
 // --- reply parsing -----------------------------------------------------------
 
+// A member's text, or "" when it is missing or not a string: a server may
+// send a number or null where a token belongs (json-glib then gives NULL).
+std::string string_member(JsonObject *o, const char *name) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) return "";
+  const char *s = json_node_get_string(n);
+  return s ? s : "";
+}
+
 // The token text of a logprob entry as a digit 0..5, or −1.
-int digit_token(const char *token) {
-  if (!token) return -1;
+int digit_token(const std::string &token) {
   const std::string t = trim(token);
   return (t.size() == 1 && t[0] >= '0' && t[0] <= '5') ? t[0] - '0' : -1;
 }
@@ -113,7 +121,7 @@ std::optional<double> logprob_expectation(JsonObject *choice) {
     JsonNode *en = json_array_get_element(content, i);
     if (!JSON_NODE_HOLDS_OBJECT(en)) return std::nullopt;
     JsonObject *entry = json_node_get_object(en);
-    const char *token = json_object_get_string_member_with_default(entry, "token", "");
+    const std::string token = string_member(entry, "token");
     if (trim(token).empty()) continue;  // skip leading blanks / newlines
     double p[6] = {0, 0, 0, 0, 0, 0};
     JsonNode *tn = json_object_get_member(entry, "top_logprobs");
@@ -123,7 +131,7 @@ std::optional<double> logprob_expectation(JsonObject *choice) {
         JsonNode *alt = json_array_get_element(top, j);
         if (!JSON_NODE_HOLDS_OBJECT(alt)) continue;
         JsonObject *a = json_node_get_object(alt);
-        const int k = digit_token(json_object_get_string_member_with_default(a, "token", nullptr));
+        const int k = digit_token(string_member(a, "token"));
         if (k >= 0) p[k] += std::exp(json_object_get_double_member_with_default(a, "logprob", -INFINITY));
       }
     } else {
