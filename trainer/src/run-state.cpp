@@ -112,8 +112,12 @@ RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts) {
   return s;
 }
 
+bool checkpoint_due(const TrainConfig &c, const RunState &state) {
+  return state.step % c.log_checkpoint_every == 0 || state.step == c.optim_steps;
+}
+
 void checkpoint_if_due(const TrainConfig &c, const RunState &state, const CheckpointParts &parts, Dist &dist) {
-  if (state.step % c.log_checkpoint_every != 0 && state.step != c.optim_steps) return;
+  if (!checkpoint_due(c, state)) return;
   if (dist.main()) save_checkpoint(c.run_out_dir, c, state, parts);
   dist.barrier();
 }

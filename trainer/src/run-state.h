@@ -53,8 +53,9 @@ RunState load_checkpoint(const std::string &dir, const CheckpointParts &parts);
 
 class Dist;
 
-// Saves on rank 0 every log.checkpoint_every steps and at the last step,
-// then waits for every rank.
+// Whether `state.step` is a checkpoint step: every log.checkpoint_every and the last.
+bool checkpoint_due(const TrainConfig &config, const RunState &state);
+// Saves on rank 0 when checkpoint_due, then waits for every rank.
 void checkpoint_if_due(const TrainConfig &config, const RunState &state, const CheckpointParts &parts, Dist &dist);
 
 // A step whose `what` (loss, gradient, reward) was not finite: it is skipped

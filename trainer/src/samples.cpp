@@ -44,9 +44,12 @@ struct SampleSource::Impl {
   uint64_t perm_epoch = UINT64_MAX;
   std::vector<size_t> perm;
 
-  // The dataset record behind global sample g: a fresh seeded shuffle per epoch.
+  // Records of the finite set: the dataset's, or data.pool generator samples.
+  size_t finite_size() const { return ds ? cocodata_dataset_size(ds) : static_cast<size_t>(config.data_pool); }
+
+  // The record behind global sample g: a fresh seeded shuffle per epoch.
   size_t record(uint64_t g) {
-    const size_t n = cocodata_dataset_size(ds);
+    const size_t n = finite_size();
     std::lock_guard<std::mutex> lock(perm_mutex);
     const uint64_t epoch = g / n;
     if (epoch != perm_epoch) {
@@ -62,10 +65,11 @@ struct SampleSource::Impl {
   Sample make(uint64_t g) {
     CocodataSample s = {};
     GError *error = nullptr;
+    const uint64_t key = finite_size() ? record(g) : g;
     if (gen) {
-      if (!cocodata_generate(gen, g, &s, &error)) data_error(error, "generating sample " + std::to_string(g) + ": ");
+      if (!cocodata_generate(gen, key, &s, &error)) data_error(error, "generating sample " + std::to_string(key) + ": ");
     } else {
-      if (!cocodata_dataset_get(ds, record(g), &s, &error)) data_error(error, "");
+      if (!cocodata_dataset_get(ds, key, &s, &error)) data_error(error, "");
     }
     Sample out;
     const int64_t S = config.data_size;
@@ -73,7 +77,8 @@ struct SampleSource::Impl {
     if (s.target) out.target = to_tensor(s.target, s.width, s.height, 3, S, false);
     out.mask = to_tensor(s.mask, s.width, s.height, 1, S, true);
     out.prompt = s.prompt ? s.prompt : "";
-    out.id = s.id ? s.id : std::to_string(g);
+    out.id = s.id ? s.id : std::to_string(key);
+    out.key = key;
     out.edit_type = cocodata_edit_type_name(s.edit_type);
     out.lang = s.lang ? s.lang : "";
     cocodata_sample_clear(&s);
@@ -123,11 +128,12 @@ SampleSource::~SampleSource() {
   if (impl_->ds) cocodata_dataset_free(impl_->ds);
 }
 
-size_t SampleSource::size() const { return impl_->ds ? cocodata_dataset_size(impl_->ds) : 0; }
+size_t SampleSource::size() const { return impl_->finite_size(); }
 
 std::string SampleSource::describe() const {
   if (impl_->ds) return impl_->config.data_path + " (" + std::to_string(size()) + " records)";
-  return "generator, split " + impl_->config.data_split + ", " + std::to_string(impl_->config.data_size) + " px";
+  const std::string pool = size() ? ", pool of " + std::to_string(size()) + " samples" : "";
+  return "generator, split " + impl_->config.data_split + ", " + std::to_string(impl_->config.data_size) + " px" + pool;
 }
 
 std::vector<Sample> SampleSource::get(uint64_t first, int n) {
@@ -165,6 +171,7 @@ Batch stack(const std::vector<Sample> &samples, const at::Device &device) {
     b.ids.push_back(s.id);
     b.edit_types.push_back(s.edit_type);
     b.langs.push_back(s.lang);
+    b.keys.push_back(s.key);
   }
   b.source = at::stack(src).to(device);
   b.mask = at::stack(mask).to(device);

@@ -1,5 +1,7 @@
 // samples.h — training samples as tensors, from libcocodata's generator
-// (endless, made in parallel) or from a dataset on disk.
+// (endless, made in parallel, or a pool of data.pool samples) or from a
+// dataset on disk.  A finite set (dataset or pool) is drawn in a fresh
+// seeded order every epoch.
 //
 // Sample k of rank r is global sample k·world + r, so ranks never share a
 // sample and a run resumed at data position k sees exactly what an
@@ -21,6 +23,7 @@ struct Sample {
   at::Tensor target;  // like source; undefined when the data has none
   at::Tensor mask;    // (1, S, S) in [0, 1], 1 = edit region
   std::string prompt, id, edit_type, lang;
+  uint64_t key = 0;  // the dataset record or generator sample it is: equal keys, equal pictures
 };
 
 class SampleSource {
@@ -32,7 +35,7 @@ class SampleSource {
 
   // Samples first, first + 1, ..., first + n − 1 of this rank's stream.
   std::vector<Sample> get(uint64_t first, int n);
-  // Number of records of a dataset; 0 for the endless generator.
+  // Number of records of a dataset or the generator's pool; 0 for the endless generator.
   size_t size() const;
   std::string describe() const;
 
@@ -45,6 +48,7 @@ class SampleSource {
 struct Batch {
   at::Tensor source, target, mask;
   std::vector<std::string> prompts, ids, edit_types, langs;
+  std::vector<uint64_t> keys;
 };
 Batch stack(const std::vector<Sample> &samples, const at::Device &device);
 // The instructions of samples [i, i + n) of a batch.

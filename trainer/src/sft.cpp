@@ -6,8 +6,11 @@
 // x_t, the source tokens and the mask and predicts v = ε − x0.  The
 // instruction is dropped (made empty) with probability sft.text_dropout so
 // that classifier-free guidance works at inference.  EMA weights are what
-// the stage exports as the model.
+// the stage exports as the model.  A latent model on finite data encodes
+// each picture once (latent-cache.h).
 #include <cmath>
+#include <optional>
+#include <tuple>
 
 #include "autocast.h"
 #include "checkpoint.h"
@@ -15,6 +18,7 @@
 #include "threads.h"
 #include "dist.h"
 #include "error.h"
+#include "latent-cache.h"
 #include "losses.h"
 #include "reporter.h"
 #include "run-state.h"
@@ -82,6 +86,10 @@ void run_sft(const TrainConfig &c, bool resume) {
   if (S % model->pixels_per_token())
     fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.size must be a multiple of the model's token size in pixels");
   const double shift = resolution_shift(*model, S, S);
+  const ImageCodec &codec = model->codec;
+  std::optional<LatentCache> cache;
+  if (codec.latent() && c.data_cache_latents && data.size() > 0)
+    cache.emplace(codec, S, c.run_out_dir + "/latent-cache", dist.rank(), state.step);
   Reporter rep(c, dist.main(), "sft", c.optim_steps, state.step);
   if (dist.main())
     say(0, "sft: " + std::to_string(model->parameter_count()) + " parameters on " + device.str() + ", data: " +
@@ -96,8 +104,14 @@ void run_sft(const TrainConfig &c, bool resume) {
     if (!preview_batch) preview_batch = b;
 
     // In the model's space (pixels, or its frozen autoencoder's latents).
-    const ImageCodec &codec = model->codec;
-    auto x0 = codec.encode(b.target * 2 - 1), src = codec.encode(b.source * 2 - 1), mask = codec.mask(b.mask);
+    at::Tensor x0, src;
+    if (cache) {
+      std::tie(x0, src) = cache->encode(b);
+    } else {
+      x0 = codec.encode(b.target * 2 - 1);
+      src = codec.encode(b.source * 2 - 1);
+    }
+    auto mask = codec.mask(b.mask);
     auto eps = step_normal(c, step, dist.rank(), kNoise, x0.sizes(), device);
     auto t = logit_normal_t(step_normal(c, step, dist.rank(), kTime, {B}, device), c.sft_t_mean, c.sft_t_std, shift);
     auto drop = step_uniform(c, step, dist.rank(), kDropout, {B});
@@ -134,6 +148,7 @@ void run_sft(const TrainConfig &c, bool resume) {
     rep.log(state.step, {{"loss", loss_v}, {"grad_norm", grad_norm}, {"lr", lr}});
     if (dist.main() && (state.step % c.log_samples_every == 0 || state.step == c.optim_steps))
       preview(rep, *ema, *preview_batch, c, state.step, device);
+    if (cache && checkpoint_due(c, state)) cache->save(state.step);
     checkpoint_if_due(c, state, parts, dist);
   }
   rep.finish();

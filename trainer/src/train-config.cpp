@@ -165,6 +165,8 @@ void TrainConfig::validate() const {
   req(data_size >= 8 && data_size <= 2048, "data.size", "must be in 8..2048");
   req(data_split == "train" || data_split == "bench", "data.split", "must be train or bench");
   req(data_workers >= 1 && data_workers <= 256, "data.workers", "must be in 1..256");
+  req(data_pool >= 0, "data.pool", "must be >= 0");
+  req(data_pool == 0 || data_source == "generator", "data.pool", "is for the generator (a dataset is finite already)");
   req(optim_steps >= 0, "optim.steps", "must be >= 0");
   req(optim_batch_size >= 1, "optim.batch_size", "must be >= 1");
   req(optim_lr > 0 && std::isfinite(optim_lr), "optim.lr", "must be > 0");

@@ -35,6 +35,8 @@ using StringList = std::vector<std::string>;
   X(StringList, data, edit_types, {}, "generator edit types (empty: all)")                                \
   X(StringList, data, langs, {}, "generator languages (empty: all)")                                      \
   X(int64_t, data, workers, 2, "threads that make samples")                                                \
+  X(int64_t, data, pool, 0, "generator: draw from this many samples, reshuffled every epoch (0: every one new)") \
+  X(bool, data, cache_latents, true, "sft of a latent model on finite data: encode each picture once")       \
   X(int64_t, optim, steps, 1000, "optimizer steps of the run")                                             \
   X(int64_t, optim, batch_size, 8, "sft: samples per step and rank")                                       \
   X(double, optim, lr, 1e-4, "AdamW learning rate (rl with LoRA: 3e-4)")                                  \
