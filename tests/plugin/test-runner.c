@@ -49,21 +49,30 @@ model_dir (void)
   return dir;
 }
 
+/* The pictures of one test edit: a random source, a square mask in its
+ * middle, and an output filled with 0xab, to see what was written. */
+typedef struct
+{
+  guint8 source[SIZE * SIZE * 4];
+  gfloat mask[SIZE * SIZE];
+  guint8 output[SIZE * SIZE * 4];
+} Pictures;
+
+/* Fills `pics` and points a job of `steps` steps at them. */
 static void
 job_init (CocoeditEditJob *job,
-          guint8          *source,
-          gfloat          *mask,
-          guint8          *output,
+          Pictures        *pics,
           gint             steps)
 {
   GRand *rand = g_rand_new_with_seed (3);
   gint   i;
 
   for (i = 0; i < SIZE * SIZE * 4; i++)
-    source[i] = g_rand_int_range (rand, 0, 256);
+    pics->source[i] = g_rand_int_range (rand, 0, 256);
   for (i = 0; i < SIZE * SIZE; i++)
-    mask[i] = (i % SIZE >= 16 && i % SIZE < 48 && i / SIZE >= 16 && i / SIZE < 48);
-  memset (output, 0xab, SIZE * SIZE * 4);
+    pics->mask[i] = (i % SIZE >= 16 && i % SIZE < 48 &&
+                     i / SIZE >= 16 && i / SIZE < 48);
+  memset (pics->output, 0xab, sizeof (pics->output));
   g_rand_free (rand);
 
   memset (job, 0, sizeof (*job));
@@ -74,9 +83,9 @@ job_init (CocoeditEditJob *job,
   job->steps          = steps;
   job->guidance       = 0.0;
   job->strength       = 1.0;
-  job->source = (cocoedit_image) { SIZE, SIZE, COCOEDIT_RGBA8, SIZE * 4, source };
-  job->mask   = (cocoedit_image) { SIZE, SIZE, COCOEDIT_GRAY_F32, SIZE * 4, mask };
-  job->output = (cocoedit_image) { SIZE, SIZE, COCOEDIT_RGBA8, SIZE * 4, output };
+  job->source = (cocoedit_image) { SIZE, SIZE, COCOEDIT_RGBA8, SIZE * 4, pics->source };
+  job->mask   = (cocoedit_image) { SIZE, SIZE, COCOEDIT_GRAY_F32, SIZE * 4, pics->mask };
+  job->output = (cocoedit_image) { SIZE, SIZE, COCOEDIT_RGBA8, SIZE * 4, pics->output };
 }
 
 static void
@@ -110,9 +119,7 @@ test_edit (void)
 {
   CocoeditRunner  *runner;
   CocoeditEditJob  job;
-  guint8          *source = g_malloc (SIZE * SIZE * 4);
-  guint8          *output = g_malloc (SIZE * SIZE * 4);
-  gfloat          *mask   = g_malloc (SIZE * SIZE * sizeof (gfloat));
+  Pictures        *pics   = g_new (Pictures, 1);
   GError          *error  = NULL;
   gint             step, n_steps, i, changed = 0;
 
@@ -120,7 +127,7 @@ test_edit (void)
     return;
 
   runner = cocoedit_runner_new (1);
-  job_init (&job, source, mask, output, 3);
+  job_init (&job, pics, 3);
 
   g_assert_true (cocoedit_runner_edit_sync (runner, &job, NULL, NULL, NULL,
                                             &error));
@@ -132,18 +139,16 @@ test_edit (void)
 
   for (i = 0; i < SIZE * SIZE; i++)
     {
-      if (mask[i] == 0.0f)
-        g_assert_cmpmem (output + 4 * i, 4, source + 4 * i, 4);
-      else if (memcmp (output + 4 * i, source + 4 * i, 3))
+      if (pics->mask[i] == 0.0f)
+        g_assert_cmpmem (pics->output + 4 * i, 4, pics->source + 4 * i, 4);
+      else if (memcmp (pics->output + 4 * i, pics->source + 4 * i, 3))
         changed++;
     }
   g_assert_cmpint (changed, >, 32 * 32 / 2);
 
   cocoedit_edit_job_clear (&job);
   g_object_unref (runner);
-  g_free (source);
-  g_free (output);
-  g_free (mask);
+  g_free (pics);
 }
 
 typedef struct
@@ -178,9 +183,7 @@ test_cancel (void)
   CancelData       data   = { NULL, };
   CocoeditEditJob  job;
   Wait             wait   = { g_main_loop_new (NULL, FALSE), NULL };
-  guint8          *source = g_malloc (SIZE * SIZE * 4);
-  guint8          *output = g_malloc (SIZE * SIZE * 4);
-  gfloat          *mask   = g_malloc (SIZE * SIZE * sizeof (gfloat));
+  Pictures        *pics   = g_new (Pictures, 1);
   GError          *error  = NULL;
   gint             step, n_steps, i;
 
@@ -189,7 +192,7 @@ test_cancel (void)
 
   data.runner      = cocoedit_runner_new (1);
   data.cancellable = g_cancellable_new ();
-  job_init (&job, source, mask, output, 100);
+  job_init (&job, pics, 100);
 
   g_timeout_add (1, cancel_after_first_step, &data);
   cocoedit_runner_edit_async (data.runner, &job, data.cancellable, ready, &wait);
@@ -205,7 +208,7 @@ test_cancel (void)
   g_assert_cmpint (n_steps, ==, 100);
   g_assert_cmpint (step, <, data.cancelled_at + 5);
   for (i = 0; i < SIZE * SIZE * 4; i++)
-    g_assert_cmpint (output[i], ==, 0xab);
+    g_assert_cmpint (pics->output[i], ==, 0xab);
 
   g_clear_error (&error);
   g_object_unref (wait.result);
@@ -213,9 +216,7 @@ test_cancel (void)
   cocoedit_edit_job_clear (&job);
   g_object_unref (data.cancellable);
   g_object_unref (data.runner);
-  g_free (source);
-  g_free (output);
-  g_free (mask);
+  g_free (pics);
 }
 
 /* The model is timed at load: a positive time per edit, which an edit
@@ -227,9 +228,7 @@ test_calibrate (void)
   GCancellable    *cancellable;
   CocoeditEditJob  job;
   Wait             wait   = { g_main_loop_new (NULL, FALSE), NULL };
-  guint8          *source = g_malloc (SIZE * SIZE * 4);
-  guint8          *output = g_malloc (SIZE * SIZE * 4);
-  gfloat          *mask   = g_malloc (SIZE * SIZE * sizeof (gfloat));
+  Pictures        *pics   = g_new (Pictures, 1);
   GError          *error  = NULL;
   gdouble          seconds;
 
@@ -245,7 +244,7 @@ test_calibrate (void)
   g_assert_cmpfloat (seconds, >, 0.0);
   g_clear_object (&wait.result);
 
-  job_init (&job, source, mask, output, 4);
+  job_init (&job, pics, 4);
   cocoedit_runner_edit_async (runner, &job, NULL, ready, &wait);
   g_assert_true (cocoedit_runner_edit_finish (runner, wait_result (&wait),
                                               &error));
@@ -272,9 +271,7 @@ test_calibrate (void)
   g_main_loop_unref (wait.loop);
   cocoedit_edit_job_clear (&job);
   g_object_unref (runner);
-  g_free (source);
-  g_free (output);
-  g_free (mask);
+  g_free (pics);
 }
 
 static void

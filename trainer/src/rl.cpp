@@ -78,7 +78,7 @@ Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas,
   const auto shape = m.space_shape(N, S, S);
   auto noise = step_normal(c, step, rank, kRollout, shape, device);
   Rollouts r;
-  const bool sde = c.rl_loss == "grpo";
+  const bool sde = c.rl_policy == PolicyLoss::kGrpo;
   const Solver solver = solver_from_name(c.rl_rollout_solver, "rl.rollout_solver");
   const int K = static_cast<int>(sigmas.size()) - 1;
   std::vector<at::Tensor> x0s;
@@ -137,13 +137,17 @@ Batch draw_groups(SampleSource &data, RunState &state, const TrainConfig &c, con
   return stack(grouped, device);
 }
 
+// The weights of R_pix's SSIM and PSNR parts (also the reference editing reward's).
+PixelRewardConfig pixel_reward_config(const TrainConfig &c) {
+  return {c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
+}
+
 at::Tensor edit_reward(const TrainConfig &c, const Batch &b, const at::Tensor &result, MllmJudge *judge) {
   const int64_t N = result.size(0);
   if (c.reward_edit == "none") return at::zeros({N}, result.options().dtype(at::kDouble));
   if (c.reward_edit == "reference") {
     if (!b.target.defined()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "reward.edit = reference needs data with targets");
-    PixelRewardConfig pc{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
-    return reference_reward(result, b.target, b.mask, pc);
+    return reference_reward(result, b.target, b.mask, pixel_reward_config(c));
   }
   std::vector<JudgeRequest> reqs;
   for (int64_t i = 0; i < N; i++) reqs.push_back(JudgeRequest{b.prompts[i], b.source[i].cpu(), result[i].cpu()});
@@ -168,10 +172,9 @@ struct Scores {
 };
 
 Scores score(const TrainConfig &c, const Batch &b, const Rollouts &roll, MllmJudge *judge) {
-  const PixelRewardConfig pix_cfg{c.reward_pixel_w_ssim, c.reward_pixel_w_psnr, c.reward_pixel_psnr_max};
   Scores sc;
   sc.result = (roll.pixels + 1) / 2;
-  sc.pixel = pixel_reward(sc.result, b.source, b.mask, pix_cfg);
+  sc.pixel = pixel_reward(sc.result, b.source, b.mask, pixel_reward_config(c));
   sc.edit = edit_reward(c, b, sc.result, judge);
   sc.R = (c.reward_w_edit * sc.edit + c.reward_w_pixel * sc.pixel).to(at::kFloat).view({c.rl_prompts, c.rl_group});
   return sc;
@@ -234,7 +237,7 @@ struct Velocities {
 // rollout's own SDE state at step k.
 at::Tensor loss_point(const TrainConfig &c, EditModelImpl &m, const Rollouts &roll, const Slice &s, const at::Tensor &t,
                       int64_t step, int rank, const at::Device &device) {
-  if (c.rl_loss != "nft") return roll.xs[s.k].narrow(0, s.i, s.n);
+  if (c.rl_policy != PolicyLoss::kNft) return roll.xs[s.k].narrow(0, s.i, s.n);
   const int64_t S = c.data_size;
   auto eps = step_normal(c, step, rank, kLossNoise * 1000 + s.k * 97 + s.i, m.space_shape(s.n, S, S), device);
   return noisy(roll.x0.narrow(0, s.i, s.n), eps, t);
@@ -346,7 +349,7 @@ LossTerms backward_loss(const TrainConfig &c, Policies &p, const Batch &b, const
         vel.v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
                     .to(at::kFloat);
       }
-      at::Tensor loss = c.rl_loss == "nft"
+      at::Tensor loss = c.rl_policy == PolicyLoss::kNft
                             ? nft_loss(c, vel, x_t, roll.x0.narrow(0, i, n), t, src_mb, W ? &*W : nullptr,
                                        a.r.narrow(0, i, n), s, sum)
                             : grpo_loss(c, vel, x_t, roll, sigmas, a.adv.narrow(0, i, n), s, sum);

@@ -149,6 +149,7 @@ TrainConfig from_tree(JsonNode *root, const std::string &origin) {
   }
   g_list_free(sections);
   c.validate();
+  c.rl_policy = c.rl_loss == "grpo" ? PolicyLoss::kGrpo : PolicyLoss::kNft;
   return c;
 }
 

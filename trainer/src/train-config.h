@@ -102,10 +102,14 @@ using StringList = std::vector<std::string>;
   X(int64_t, log, checkpoint_every, 100, "steps between checkpoints")                                      \
   X(int64_t, log, max_nonfinite, 5, "stop after this many non-finite steps in a row")
 
+// rl.loss, parsed once.
+enum class PolicyLoss { kNft, kGrpo };
+
 struct TrainConfig {
 #define COCOEDIT_DECLARE_FIELD(type, section, name, def, help) type section##_##name = def;
   COCOEDIT_TRAIN_FIELDS(COCOEDIT_DECLARE_FIELD)
 #undef COCOEDIT_DECLARE_FIELD
+  PolicyLoss rl_policy = PolicyLoss::kNft;  // from rl_loss, set when a config is read
 
   // Throws cocoedit::Error naming the key for bad values.
   void validate() const;
