@@ -48,41 +48,50 @@ Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed)
     : spec_(spec), architecture_(model.config.architecture) {
   if (spec.rank < 1) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA rank must be at least 1");
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double scale = spec.alpha / spec.rank;
+  // Every target checked before any layer changes.
+  std::vector<std::pair<std::string, std::shared_ptr<flux::LinearImpl>>> targets;
   for (auto &[name, layer] : linear_layers(model)) {
     bool hit = false;
     for (const auto &t : spec.targets) hit = hit || name.find(t) != std::string::npos;
     if (!hit) continue;
-    Entry e;
-    e.name = name;
-    e.layer = layer.module;
-    e.weight = layer.weight;
-    e.w0 = layer.weight->detach();
-    e.w0.set_requires_grad(false);
-    const int64_t out = e.w0.size(0), in = e.w0.size(1);
+    auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(layer.module);
+    if (!lin)
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA target matches " + name +
+                                              ", which is not a transformer layer (only the transformer is adapted)");
+    targets.emplace_back(name, lin);
+  }
+  for (auto &[name, lin] : targets) {
+    const at::Tensor &w = lin->weight;
+    const int64_t out = w.size(0), in = w.size(1);
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    auto opt = e.w0.options();
-    e.a = (at::rand({spec.rank, in}, gen) * (2 * bound) - bound).to(opt).set_requires_grad(true);
-    e.b = at::zeros({out, spec.rank}, opt).set_requires_grad(true);
-    entries_.push_back(std::move(e));
+    auto opt = w.options().dtype(at::kFloat);
+    flux::LinearImpl::Adapter ad;
+    ad.a = (at::rand({spec.rank, in}, gen) * (2 * bound) - bound).to(opt).set_requires_grad(true);
+    ad.b = at::zeros({out, spec.rank}, opt).set_requires_grad(true);
+    ad.scale = scale;
+    lin->adapters.push_back(ad);
+    entries_.push_back(Entry{name, lin, static_cast<int>(lin->adapters.size()) - 1});
   }
   if (entries_.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no linear layer matches the LoRA targets");
   for (auto &p : model.parameters()) p.set_requires_grad(false);
 }
 
-void Lora::refresh() {
-  const double s = spec_.alpha / spec_.rank;
-  for (auto &e : entries_) *e.weight = e.w0 + s * at::mm(e.b, e.a);
+void Lora::activate() {
+  for (auto &e : entries_) e.layer->active = e.slot;
 }
 
-void Lora::detach() {
-  for (auto &e : entries_) *e.weight = e.w0;
+void deactivate_adapters(EditModelImpl &model) {
+  for (const auto &item : model.named_modules("", false))
+    if (auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(item.value())) lin->active = -1;
 }
 
 std::vector<at::Tensor> Lora::parameters() const {
   std::vector<at::Tensor> out;
   for (const auto &e : entries_) {
-    out.push_back(e.a);
-    out.push_back(e.b);
+    const auto &ad = e.layer->adapters[static_cast<size_t>(e.slot)];
+    out.push_back(ad.a);
+    out.push_back(ad.b);
   }
   return out;
 }
@@ -90,8 +99,9 @@ std::vector<at::Tensor> Lora::parameters() const {
 std::vector<std::pair<std::string, at::Tensor>> Lora::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto &e : entries_) {
-    out.emplace_back(e.name + ".lora_A", e.a);
-    out.emplace_back(e.name + ".lora_B", e.b);
+    const auto &ad = e.layer->adapters[static_cast<size_t>(e.slot)];
+    out.emplace_back(e.name + ".lora_A", ad.a);
+    out.emplace_back(e.name + ".lora_B", ad.b);
   }
   return out;
 }
@@ -109,16 +119,13 @@ void Lora::save(const std::string &path) const {
 void Lora::load(const std::string &path) {
   SafetensorsFile file(path);
   torch::NoGradGuard no_grad;
-  for (auto &e : entries_) {
-    for (auto *t : {&e.a, &e.b}) {
-      const std::string name = e.name + (t == &e.a ? ".lora_A" : ".lora_B");
-      const TensorEntry *entry = file.find(name);
-      if (!entry) fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor " + name);
-      require_weight_dtype(path, *entry);
-      at::Tensor v = file.read(*entry).to(at::kFloat);
-      if (v.sizes() != t->sizes()) fail(COCOEDIT_ERR_FORMAT, path + ": tensor " + name + " has the wrong shape");
-      t->copy_(v);
-    }
+  for (auto &[name, t] : named_parameters()) {
+    const TensorEntry *entry = file.find(name);
+    if (!entry) fail(COCOEDIT_ERR_FORMAT, path + ": missing tensor " + name);
+    require_weight_dtype(path, *entry);
+    at::Tensor v = file.read(*entry).to(at::kFloat);
+    if (v.sizes() != t.sizes()) fail(COCOEDIT_ERR_FORMAT, path + ": tensor " + name + " has the wrong shape");
+    t.copy_(v);
   }
 }
 

@@ -6,9 +6,11 @@
 // "alpha" and "architecture".  The adapted weight is
 //   W = W0 + scale · (alpha / rank) · B · A.
 //
-// The engine merges a file into the weights at load time; the trainer
-// attaches trainable A, B and recomputes W before every forward, which keeps
-// one model definition (no special LoRA layer type).
+// The engine merges a file into the weights at load time.  The trainer
+// attaches trainable A, B to the transformer's linear layers as unmerged
+// adapters (flux::LinearImpl): several Lora objects on one model are
+// several adapters on one frozen base, and activate() picks the one the
+// forward runs with (deactivate_adapters: the base itself).
 #pragma once
 
 #include <memory>
@@ -22,20 +24,22 @@ namespace cocoedit {
 struct LoraSpec {
   int rank = 32;
   double alpha = 64.0;
-  // A linear layer is adapted when its name contains one of these
-  // (default: the attention projections, as the CoCoEdit authors do).
+  // A transformer linear layer is adapted when its name contains one of
+  // these (default: the attention projections, as the CoCoEdit authors do).
   std::vector<std::string> targets = {"attn.qkv", "attn.proj", "linear1", "linear2"};
 };
 
 class Lora {
  public:
-  // Adds A (Kaiming-like, seeded) and B (zeros) for every targeted layer of
-  // `model`; the base weights are frozen.  Throws if nothing matched.
+  // Adds one adapter to every targeted transformer layer of `model`: A
+  // (Kaiming-like, seeded) and B (zeros), float32 on the weight's device;
+  // the base weights are frozen.  Throws if nothing matched or a target
+  // names a layer outside the transformer (the text encoder is not adapted).
+  // The adapters live in the layers as long as the model does.
   Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed);
-  // Puts W0 + (alpha / rank)·B·A into every adapted layer (call before forward).
-  void refresh();
-  // Puts the plain W0 back (the reference / old policy without adapters).
-  void detach();
+  // Makes these adapters the ones the model's forward (and a recomputing
+  // backward) uses.
+  void activate();
   std::vector<at::Tensor> parameters() const;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   void save(const std::string &path) const;
@@ -45,14 +49,16 @@ class Lora {
  private:
   struct Entry {
     std::string name;
-    std::shared_ptr<torch::nn::Module> layer;  // keeps `weight` alive
-    at::Tensor *weight = nullptr;              // the tensor its forward uses
-    at::Tensor w0, a, b;
+    std::shared_ptr<flux::LinearImpl> layer;
+    int slot = 0;  // its index in layer->adapters
   };
   std::vector<Entry> entries_;
   LoraSpec spec_;
   std::string architecture_;
 };
+
+// The model's forward without any adapter: the base weights.
+void deactivate_adapters(EditModelImpl &model);
 
 // Merges the LoRA file at `path` into `model`'s weights, scaled by `scale`.
 // Every adapted layer must exist with matching shapes.

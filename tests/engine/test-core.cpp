@@ -318,18 +318,22 @@ static Conditioning conditioning(EditModelImpl &m, int64_t H, int64_t W, const s
   return cond;
 }
 
-// A LoRA trained in the trainer's way (refresh before forward) and merged
-// from its file at load time give the same velocity.
+// A LoRA trained in the trainer's way (unmerged adapters) and merged from
+// its file at load time give the same velocity; two adapters share one base.
 static void test_lora() {
   at::InferenceMode guard(false);
   ModelConfig c = config_from_file(config_path);
   EditModel m = create_model(c, 3, at::kCPU);
+  const size_t n_params = m->parameters().size();
   Lora lora(*m, LoraSpec{4, 8.0, {"attn.qkv", "linear1"}}, 5);
   {
     torch::NoGradGuard ng;
     for (auto &p : lora.parameters()) p.normal_(0.0, 0.05);
   }
-  lora.refresh();
+  // The adapters sit beside the weights: no parameter of the model is added or trainable.
+  g_assert_cmpuint(m->parameters().size(), ==, n_params);
+  for (const auto &p : m->parameters()) g_assert_false(p.requires_grad());
+  lora.activate();
   auto cond = conditioning(*m, 16, 24, "make it blue");
   auto x = seeded_noise(1, {1, 3, 16, 24}, at::kCPU);
   auto t = at::full({1}, 0.5);
@@ -347,10 +351,29 @@ static void test_lora() {
   auto v_merged = merged->forward(x, cond2.source, cond2.mask, t, cond2.text).detach();
   g_assert_true(at::allclose(v_lora, v_merged, 1e-4, 1e-4));
 
-  // Without the adapters the velocity differs.
-  lora.detach();
+  // Without the adapters the velocity differs, and is the plain model's.
+  deactivate_adapters(*m);
   auto v_base = m->forward(x, cond.source, cond.mask, t, cond.text).detach();
   g_assert_false(at::allclose(v_lora, v_base, 1e-4, 1e-4));
+  EditModel plain = create_model(c, 3, at::kCPU);
+  auto cond3 = conditioning(*plain, 16, 24, "make it blue");
+  g_assert_true(at::equal(v_base, plain->forward(x, cond3.source, cond3.mask, t, cond3.text).detach()));
+
+  // A second adapter on the same base: each activate() gives its own velocity.
+  Lora second(*m, LoraSpec{4, 8.0, {"attn.qkv", "linear1"}}, 6);
+  {
+    torch::NoGradGuard ng;
+    for (auto &p : second.parameters()) p.normal_(0.0, 0.05);
+  }
+  second.activate();
+  auto v_second = m->forward(x, cond.source, cond.mask, t, cond.text).detach();
+  g_assert_false(at::allclose(v_second, v_lora, 1e-4, 1e-4));
+  lora.activate();
+  g_assert_true(at::equal(v_lora, m->forward(x, cond.source, cond.mask, t, cond.text).detach()));
+
+  // Only the transformer is adapted: a target in the text encoder is refused.
+  expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "not a transformer layer",
+               [&] { Lora text(*m, LoraSpec{4, 8.0, {"qkv"}}, 5); });
 
   // A LoRA for another width is refused.
   ModelConfig wider = c;
@@ -537,9 +560,8 @@ static void test_recompute_gradients() {
       if (name.find("lora_B") != std::string::npos) p.normal_(0, 0.05);
   }
   auto adapters = lora.parameters();
-  lora.refresh();
+  lora.activate();
   auto kept = training_gradients(*m, adapters, false, false);
-  lora.refresh();
   g_assert_cmpfloat(gradient_difference(kept, training_gradients(*m, adapters, true, false)), <, 1e-5);
 }
 

@@ -5,6 +5,8 @@
                              raises the mean reward over its first steps
   test-train.py resume       a run killed with SIGKILL and resumed ends with the
                              weights of an uninterrupted run
+  test-train.py lora-memory  LoRA rl keeps one copy of the base: its peak memory is
+                             at least 3 model sizes below full fine-tuning's
   test-train.py distributed  two ranks (Gloo on 127.0.0.1) keep identical weights
   test-train.py bad-input    missing dataset, another architecture, unknown keys,
                              a reward server that is down: clear errors, exit 2
@@ -133,6 +135,32 @@ def sft_rl(d):
         s = json.load(open(os.path.join(ev, "summary.json")))
         check("eval summary has per-type groups", any(k.startswith("type:") for k in next(iter(s.values()))))
         check("eval cases.jsonl has 12 lines", len(open(os.path.join(ev, "cases.jsonl")).readlines()) == 12)
+
+
+def lora_memory(d):
+    # A model whose weights dominate the process (about 107 M parameters, 430 MB), run on 16 px for speed.
+    cfg = json.load(open(CONFIG))
+    cfg.update(hidden_size=1024, num_heads=32, depth_double=2, depth_single=2, mlp_ratio=4.0, name="lora-memory")
+    cfg_path = os.path.join(d, "config.json")
+    json.dump(cfg, open(cfg_path, "w"))
+    model = os.path.join(d, "model")
+    subprocess.run([os.environ["COCOEDIT_CLI"], "init-model", "--config", cfg_path, "-o", model], check=True,
+                   capture_output=True)
+    size = sum(os.path.getsize(os.path.join(model, n)) for n in os.listdir(model) if n.endswith(".safetensors"))
+    # (run.seed 0: with seed 3 the trainer hangs drawing plot-psnr.png of this one-step run, a plotting
+    # bug noted in docs/reliability.md, not fixed yet)
+    common = ["model.init=" + json.dumps(model), "model.config=" + json.dumps(cfg_path), "data.size=16", "run.seed=0",
+              "optim.steps=1", "rl.prompts=1", "rl.group=2", "rl.rollout_steps=2", "rl.train_timesteps=1",
+              "reward.edit=\"reference\"", "rl.group_std_min=0"]
+    # ru_maxrss of RUSAGE_CHILDREN is the largest child's peak so far: LoRA first, then full fine-tuning.
+    train("rl", os.path.join(d, "lora"), *common, "lora.rank=4", "lora.alpha=8")
+    lora_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    train("rl", os.path.join(d, "full"), *common)
+    full_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    mb = lambda x: f"{x / 2**20:.0f} MiB"
+    print(f"# weights {mb(size)}; peak RSS: LoRA rl {mb(lora_peak)}, full rl {mb(full_peak)}")
+    check("LoRA rl holds one base (peak at least 3 model sizes below full fine-tuning's)",
+          full_peak - lora_peak > 3 * size, (mb(size), mb(lora_peak), mb(full_peak)))
 
 
 def weights_of(out):
@@ -357,7 +385,7 @@ def latent(d):
 
 
 with tempfile.TemporaryDirectory() as d:
-    {"sft-rl": sft_rl, "resume": resume, "distributed": distributed, "bad-input": bad_input,
+    {"sft-rl": sft_rl, "lora-memory": lora_memory, "resume": resume, "distributed": distributed, "bad-input": bad_input,
      "disk-full": disk_full, "latent": latent}[sys.argv[1]](d)
 print(f"{failures} failure(s)")
 sys.exit(1 if failures else 0)

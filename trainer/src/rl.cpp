@@ -11,9 +11,10 @@
 // Each stage is a function below (draw_groups and rollout; score;
 // advantages; backward_loss, with nft_loss or grpo_loss; optimizer_step and
 // ema_update), and run_rl's loop is that list.
-// Full fine-tuning or LoRA (lora.rank > 0): with LoRA the old policy keeps
-// its own adapters on a second copy of the base, and the reference is the
-// base itself (adapters detached).
+// Full fine-tuning (three models: θ, θ_old, θ_ref) or LoRA (lora.rank > 0):
+// one frozen base holds two adapters, θ's and θ_old's, and θ_ref is the base
+// with neither active, so memory is one base plus adapters and optimizer
+// state.
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
@@ -44,14 +45,17 @@ namespace {
 
 enum : uint64_t { kRollout = 10, kTimesteps = 11, kLossNoise = 12 };
 
-// A policy: a model, and its LoRA adapters when training LoRA.
+// A policy: a model, and its LoRA adapters when training LoRA.  With LoRA
+// the policies share one model; use() switches it to this one's adapters
+// (or to none, for the reference), and the last use() before a backward is
+// the one a recomputing backward runs with.
 struct Policy {
   EditModel model{nullptr};
   std::unique_ptr<Lora> lora;
 
-  // Puts the current adapters into the weights before a forward.
-  void refresh() {
-    if (lora) lora->refresh();
+  void use() {
+    if (lora) lora->activate();
+    else deactivate_adapters(*model);
   }
   std::vector<at::Tensor> trainable() const { return lora ? lora->parameters() : model->parameters(); }
 };
@@ -72,7 +76,7 @@ std::optional<at::Tensor> model_mask(EditModelImpl &m, const at::Tensor &mask) {
 Rollouts rollout(Policy &old, const Batch &b, const std::vector<double> &sigmas, const TrainConfig &c, int64_t step,
                  int rank, const at::Device &device) {
   torch::NoGradGuard no_grad;
-  old.refresh();
+  old.use();
   EditModelImpl &m = *old.model;
   const int64_t N = b.source.size(0), S = b.source.size(2), mb = c.rl_micro_batch;
   const auto shape = m.space_shape(N, S, S);
@@ -292,7 +296,7 @@ at::Tensor grpo_loss(const TrainConfig &c, const Velocities &vel, const at::Tens
 struct Policies {
   Policy &policy;  // θ, trained
   Policy &old;     // θ_old, lagging
-  EditModel &ref;  // θ_ref, the frozen base
+  Policy &ref;     // θ_ref, the frozen base
 };
 
 // Backpropagates the step's loss, the mean over valid rows and over
@@ -317,11 +321,10 @@ LossTerms backward_loss(const TrainConfig &c, Policies &p, const Batch &b, const
   std::vector<TextContext> old_text, ref_text;
   {
     torch::NoGradGuard ng;
-    p.old.refresh();
     for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
       const auto prompts = prompts_of(b, i, std::min<int64_t>(c.rl_micro_batch, N - i));
       old_text.push_back(p.old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
-      ref_text.push_back(p.ref->encode_text(tokenize(prompts, mc.text_max_bytes)));
+      ref_text.push_back(p.ref.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
     }
   }
   for (int ti = 0; ti < T; ti++) {
@@ -340,10 +343,12 @@ LossTerms backward_loss(const TrainConfig &c, Policies &p, const Batch &b, const
       Velocities vel;
       {
         torch::NoGradGuard ng;
+        p.old.use();
         vel.v_old = p.old.model->forward(x_t, src_mb, mask, t, old_text[mb]);
-        vel.v_ref = p.ref->forward(x_t, src_mb, mask, t, ref_text[mb]);
+        p.ref.use();
+        vel.v_ref = p.ref.model->forward(x_t, src_mb, mask, t, ref_text[mb]);
       }
-      p.policy.refresh();
+      p.policy.use();
       {
         AutocastScope amp(device.type(), use_autocast(c, device));
         vel.v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
@@ -411,14 +416,17 @@ void run_rl(const TrainConfig &c, bool resume) {
   Dist dist(device);
 
   // θ (trainable), θ_old (lagged), θ_ref (frozen base).
-  Policy policy, old;
+  Policy policy, old, ref;
   policy.model = initial_model(c, device);
-  EditModel ref = frozen_copy(*policy.model, device);
-  old.model = frozen_copy(*policy.model, device);
   if (c.lora_rank > 0) {
+    // One base: θ and θ_old are adapters on it (equal at the start), θ_ref the base alone.
     LoraSpec spec{static_cast<int>(c.lora_rank), c.lora_alpha, c.lora_targets};
+    old.model = ref.model = policy.model;
     policy.lora = std::make_unique<Lora>(*policy.model, spec, c.run_seed);
-    old.lora = std::make_unique<Lora>(*old.model, spec, c.run_seed);
+    old.lora = std::make_unique<Lora>(*policy.model, spec, c.run_seed);
+  } else {
+    ref.model = frozen_copy(*policy.model, device);
+    old.model = frozen_copy(*policy.model, device);
   }
   auto params = policy.trainable();
   auto opt = make_optimizer(c, params);
@@ -505,7 +513,6 @@ void run_rl(const TrainConfig &c, bool resume) {
     // LoRA runs, the adapter file on its own.
     if (policy.lora) {
       policy.lora->save(c.run_out_dir + "/lora.safetensors");
-      policy.lora->refresh();
       torch::NoGradGuard ng;
       EditModel merged = frozen_copy(m, device);
       merge_lora_file(*merged, c.run_out_dir + "/lora.safetensors", 1.0);

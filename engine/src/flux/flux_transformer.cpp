@@ -148,7 +148,12 @@ LinearImpl::LinearImpl(const WeightMap &w, const std::string &prefix, bool has_b
   if (has_bias) bias = register_parameter("bias", take(w, prefix + ".bias"), false);
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor &x) { return at::linear(x, weight, bias); }
+at::Tensor LinearImpl::forward(const at::Tensor &x) {
+  at::Tensor y = at::linear(x, weight, bias);
+  if (active < 0) return y;
+  const Adapter &ad = adapters[static_cast<size_t>(active)];
+  return y + (at::linear(at::linear(x.to(ad.a.scalar_type()), ad.a), ad.b) * ad.scale).to(y.scalar_type());
+}
 
 RMSNormImpl::RMSNormImpl(const WeightMap &w, const std::string &prefix) {
   scale = register_parameter("scale", take(w, prefix + ".scale"), false);

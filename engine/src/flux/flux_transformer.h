@@ -58,10 +58,23 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> flux_parameter_shapes(
 using WeightMap = std::map<std::string, at::Tensor>;
 
 // nn.Linear over given tensors (no initialisation of its own).
+//
+// It can carry low-rank adapters beside its weight, unmerged (the trainer's
+// LoRA, lora.h): the active one adds scale·(x·Aᵀ)·Bᵀ to the output, in the
+// adapter's dtype (float32).  Several adapters on one frozen weight let the
+// trainer run its policies on one copy of the base; none is active by
+// default, so the reference forward is unchanged.
 struct LinearImpl : torch::nn::Module {
   LinearImpl(const WeightMap &w, const std::string &prefix, bool bias = true);
   at::Tensor forward(const at::Tensor &x);
   at::Tensor weight, bias;
+
+  struct Adapter {
+    at::Tensor a, b;  // (rank, in), (out, rank)
+    double scale = 1.0;
+  };
+  std::vector<Adapter> adapters;
+  int active = -1;  // index into adapters; −1: the plain weight
 };
 TORCH_MODULE(Linear);
 
