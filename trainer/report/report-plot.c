@@ -190,10 +190,13 @@ typedef struct
   gboolean x_integral;    /* all x are whole numbers: steps */
 } Range;
 
+/* A range narrower than a few ulps of its values is flat too: a lone
+ * point and its smoothed value one ulp apart once made a range of 1e-15
+ * whose tick step the axis loops could not step over (a run hung). */
 static void
 widen_if_flat (gdouble *lo, gdouble *hi)
 {
-  if (*hi > *lo)
+  if (*hi - *lo > 1e-9 * MAX (fabs (*lo), fabs (*hi)))
     return;
   {
     gdouble pad = fabs (*lo) > 0 ? fabs (*lo) * 0.1 : 1.0;
@@ -312,12 +315,13 @@ map_y (const Layout *l, gdouble y)
 }
 
 /* Loops `v` over the tick values of [lo, hi] at `step` (64 at most, in
- * case a degenerate range slips through). */
+ * case a degenerate range slips through).  The count is its own small
+ * number: k + 1 == k for a tick index k beyond 2^53. */
 #define FOR_EACH_TICK(v, lo, hi, step)                                        \
-  for (gdouble v##_k0 = ceil ((lo) / (step) - 1e-9), v##_k = v##_k0,           \
-       v = v##_k * (step);                                                    \
-       v <= (hi) + (step) * 1e-9 && v##_k - v##_k0 < 64;                      \
-       v##_k += 1, v = v##_k * (step))
+  for (gdouble v##_k0 = ceil ((lo) / (step) - 1e-9), v##_i = 0,               \
+       v = v##_k0 * (step);                                                   \
+       v <= (hi) + (step) * 1e-9 && v##_i < 64;                               \
+       v##_i += 1, v = (v##_k0 + v##_i) * (step))
 
 static gdouble
 widest_y_tick (cairo_t *cr, const Layout *l)

@@ -699,6 +699,16 @@ test_plot_edge_cases (void)
 
   g_assert_true (report_plot_curves (path, "edge", cases, 2, NULL, &error));
   g_assert_no_error (error);
+  /* A lone point whose smoothed value is one ulp off: the range must count
+   * as flat (it was 1e-15 wide and the tick loops never ended). */
+  {
+    gdouble psnr[] = { 5.96317192336 };
+    ReportSeries lone = { "nonedit_psnr", NULL, psnr, 1 };
+    ReportPlotOptions smooth = { .smooth_window = 10 };
+
+    g_assert_true (report_plot_curves (path, "rl: nonedit_psnr", &lone, 1, &smooth, &error));
+    g_assert_no_error (error);
+  }
   g_assert_true (report_plot_curves (path, "edge", cases, 4, &tiny, &error));
   g_assert_no_error (error);
 
