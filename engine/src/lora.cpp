@@ -81,9 +81,8 @@ void Lora::activate() {
   for (auto &e : entries_) e.layer->active = e.slot;
 }
 
-void deactivate_adapters(EditModelImpl &model) {
-  for (const auto &item : model.named_modules("", false))
-    if (auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(item.value())) lin->active = -1;
+void Lora::deactivate() {
+  for (auto &e : entries_) e.layer->active = -1;
 }
 
 std::vector<at::Tensor> Lora::parameters() const {

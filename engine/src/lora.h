@@ -10,7 +10,7 @@
 // attaches trainable A, B to the transformer's linear layers as unmerged
 // adapters (flux::LinearImpl): several Lora objects on one model are
 // several adapters on one frozen base, and activate() picks the one the
-// forward runs with (deactivate_adapters: the base itself).
+// forward runs with (deactivate(): the base itself).
 #pragma once
 
 #include <memory>
@@ -40,6 +40,9 @@ class Lora {
   // Makes these adapters the ones the model's forward (and a recomputing
   // backward) uses.
   void activate();
+  // Switches every adapter of these layers off (theirs and any other
+  // Lora's on the same layers): the forward is the base's.
+  void deactivate();
   std::vector<at::Tensor> parameters() const;
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;
   void save(const std::string &path) const;
@@ -56,9 +59,6 @@ class Lora {
   LoraSpec spec_;
   std::string architecture_;
 };
-
-// The model's forward without any adapter: the base weights.
-void deactivate_adapters(EditModelImpl &model);
 
 // Merges the LoRA file at `path` into `model`'s weights, scaled by `scale`.
 // Every adapted layer must exist with matching shapes.

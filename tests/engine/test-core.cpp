@@ -352,7 +352,7 @@ static void test_lora() {
   g_assert_true(at::allclose(v_lora, v_merged, 1e-4, 1e-4));
 
   // Without the adapters the velocity differs, and is the plain model's.
-  deactivate_adapters(*m);
+  lora.deactivate();
   auto v_base = m->forward(x, cond.source, cond.mask, t, cond.text).detach();
   g_assert_false(at::allclose(v_lora, v_base, 1e-4, 1e-4));
   EditModel plain = create_model(c, 3, at::kCPU);
@@ -370,6 +370,10 @@ static void test_lora() {
   g_assert_false(at::allclose(v_second, v_lora, 1e-4, 1e-4));
   lora.activate();
   g_assert_true(at::equal(v_lora, m->forward(x, cond.source, cond.mask, t, cond.text).detach()));
+  // One Lora switches off the other's adapter too (rl's reference while θ_old's is active).
+  second.activate();
+  lora.deactivate();
+  g_assert_true(at::equal(v_base, m->forward(x, cond.source, cond.mask, t, cond.text).detach()));
 
   // Only the transformer is adapted: a target in the text encoder is refused.
   expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "not a transformer layer",

@@ -47,15 +47,16 @@ enum : uint64_t { kRollout = 10, kTimesteps = 11, kLossNoise = 12 };
 
 // A policy: a model, and its LoRA adapters when training LoRA.  With LoRA
 // the policies share one model; use() switches it to this one's adapters
-// (or to none, for the reference), and the last use() before a backward is
-// the one a recomputing backward runs with.
+// (or, for the reference, switches off those of `base_of`), and the last
+// use() before a backward is the one a recomputing backward runs with.
 struct Policy {
   EditModel model{nullptr};
   std::unique_ptr<Lora> lora;
+  Lora *base_of = nullptr;  // the reference of a LoRA run: the adapters to switch off
 
   void use() {
     if (lora) lora->activate();
-    else deactivate_adapters(*model);
+    else if (base_of) base_of->deactivate();
   }
   std::vector<at::Tensor> trainable() const { return lora ? lora->parameters() : model->parameters(); }
 };
@@ -424,6 +425,7 @@ void run_rl(const TrainConfig &c, bool resume) {
     old.model = ref.model = policy.model;
     policy.lora = std::make_unique<Lora>(*policy.model, spec, c.run_seed);
     old.lora = std::make_unique<Lora>(*policy.model, spec, c.run_seed);
+    ref.base_of = policy.lora.get();
   } else {
     ref.model = frozen_copy(*policy.model, device);
     old.model = frozen_copy(*policy.model, device);
