@@ -353,6 +353,10 @@ def latent(d):
     r = train("sft", cut, "optim.steps=6", *pool, extra=["--resume"])
     check("the resumed run reads the cache", "latent cache: 8 records read" in r.stderr, r.stderr[-1000:])
     check("the resumed pooled run ends with the uninterrupted run's weights", weights_of(cut) == weights_of(whole))
+    p = train("sft", cut, "optim.steps=8", *pool, "data.pool=6", extra=["--resume"], check_rc=False)
+    check("a resume whose pictures differ from its latent cache's is refused, naming the setting",
+          p.returncode == 2 and "data.pool was 8, now 6" in p.stderr, p.stderr[-1000:])
+    check("the refused resume leaves the checkpoint as it was", weights_of(cut) == weights_of(whole))
     plain = os.path.join(d, "pool-plain")
     train("sft", plain, "optim.steps=6", "data.cache_latents=false", *pool)
     cached_loss = [x["loss"] for x in metrics(os.path.join(whole, "metrics-sft.jsonl"))]

@@ -19,7 +19,39 @@ const char *kIdentity = "cocoedit.latent_cache";
 
 std::string file_prefix(int rank) { return "rank-" + std::to_string(rank) + "-"; }
 
+std::string shown(const std::string &v) { return "\"" + v + "\""; }
+std::string shown(int64_t v) { return std::to_string(v); }
+std::string shown(bool v) { return v ? "true" : "false"; }
+std::string shown(const StringList &v) {
+  std::string out = "[";
+  for (const auto &s : v) out += (out.size() > 1 ? ", " : "") + shown(s);
+  return out + "]";
+}
+
 }  // namespace
+
+void require_same_pictures(const std::string &checkpoint, const TrainConfig &c) {
+  const TrainConfig was = load_train_config(checkpoint + G_DIR_SEPARATOR_S + "train-config.json", {});
+  std::string changed;
+  auto compare = [&](const char *name, const auto &before, const auto &now) {
+    if (!(before == now)) changed += std::string(changed.empty() ? "" : "; ") + name + " was " + shown(before) + ", now " + shown(now);
+  };
+  compare("run.seed", was.run_seed, c.run_seed);
+  compare("data.source", was.data_source, c.data_source);
+  compare("data.path", was.data_path, c.data_path);
+  compare("data.format", was.data_format, c.data_format);
+  compare("data.skip_bad", was.data_skip_bad, c.data_skip_bad);
+  compare("data.size", was.data_size, c.data_size);
+  compare("data.split", was.data_split, c.data_split);
+  compare("data.edit_types", was.data_edit_types, c.data_edit_types);
+  compare("data.langs", was.data_langs, c.data_langs);
+  compare("data.pool", was.data_pool, c.data_pool);
+  if (!changed.empty())
+    fail(COCOEDIT_ERR_INVALID_ARGUMENT,
+         "the data settings changed since " + checkpoint + " (" + changed +
+             "): its latent cache holds the encodings of other pictures. Resume with the checkpoint's settings, or "
+             "delete the run's latent-cache folder (or set data.cache_latents=false) to train on the new ones");
+}
 
 LatentCache::LatentCache(const ImageCodec &codec, int64_t size, const std::string &dir, int rank, int64_t step)
     : codec_(codec), dir_(dir), rank_(rank) {

@@ -25,8 +25,15 @@
 
 #include "image_codec.h"
 #include "samples.h"
+#include "train-config.h"
 
 namespace cocoedit::train {
+
+// Fails (naming the settings) when the settings that decide which picture
+// each record number is differ between the config a checkpoint was written
+// with (`checkpoint`/train-config.json) and `c`: the cache would hand the
+// resumed run the latents of other pictures.
+void require_same_pictures(const std::string &checkpoint, const TrainConfig &c);
 
 class LatentCache {
  public:

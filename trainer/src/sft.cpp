@@ -68,8 +68,9 @@ void run_sft(const TrainConfig &c, bool resume) {
 
   RunState state;
   CheckpointParts parts{{{"model", model.get()}, {"ema", ema.get()}}, {}, &opt};
+  std::string ck;
   if (resume) {
-    const std::string ck = find_checkpoint(c.run_out_dir);
+    ck = find_checkpoint(c.run_out_dir);
     if (ck.empty()) {
       say(dist.rank(), "no checkpoint in " + c.run_out_dir + ": starting from scratch");
     } else {
@@ -88,8 +89,10 @@ void run_sft(const TrainConfig &c, bool resume) {
   const double shift = resolution_shift(*model, S, S);
   const ImageCodec &codec = model->codec;
   std::optional<LatentCache> cache;
-  if (codec.latent() && c.data_cache_latents && data.size() > 0)
+  if (codec.latent() && c.data_cache_latents && data.size() > 0) {
+    if (!ck.empty()) require_same_pictures(ck, c);
     cache.emplace(codec, S, c.run_out_dir + "/latent-cache", dist.rank(), state.step);
+  }
   Reporter rep(c, dist.main(), "sft", c.optim_steps, state.step);
   if (dist.main())
     say(0, "sft: " + std::to_string(model->parameter_count()) + " parameters on " + device.str() + ", data: " +
