@@ -2,79 +2,125 @@
 #include "lora.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <json-glib/json-glib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
 
 #include "error.h"
+#include "flux/flux_lora.h"
 #include "safetensors.h"
 
 namespace cocoedit {
 
+const std::vector<std::string> kCocoeditLoraTargets = {
+    "attn.to_q",       "attn.to_k",       "attn.to_v",       "attn.to_out.0",
+    "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj", "attn.to_add_out"};
+
 namespace {
 
-// A linear layer by name: the transformer's flux::Linear or the text
-// encoder's torch::nn::Linear, both computing x·weightᵀ + bias.
-struct LinearRef {
-  std::shared_ptr<torch::nn::Module> module;
-  at::Tensor *weight;
-};
-
-std::map<std::string, LinearRef> linear_layers(EditModelImpl &model) {
-  std::map<std::string, LinearRef> out;
-  for (const auto &item : model.named_modules("", false)) {
-    if (auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(item.value()))
-      out.emplace(item.key(), LinearRef{lin, &lin->weight});
-    else if (auto tlin = std::dynamic_pointer_cast<torch::nn::LinearImpl>(item.value()))
-      out.emplace(item.key(), LinearRef{tlin, &tlin->weight});
-  }
-  return out;
+// PEFT's rule for a plain target_modules list.
+bool targeted(const std::string &module, const std::string &target) {
+  return module == target || (module.size() > target.size() &&
+                              module.compare(module.size() - target.size(), target.size(), target) == 0 &&
+                              module[module.size() - target.size() - 1] == '.');
 }
 
-double meta_number(const std::map<std::string, std::string> &meta, const std::string &key,
-                   const std::string &path) {
-  auto it = meta.find(key);
-  if (it == meta.end()) fail(COCOEDIT_ERR_FORMAT, path + ": LoRA metadata lacks \"" + key + "\"");
-  char *end = nullptr;
-  const double v = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0)
-    fail(COCOEDIT_ERR_FORMAT, path + ": LoRA metadata \"" + key + "\" is not a positive number");
-  return v;
+std::string file_key(const std::string &module, const char *part) {
+  return "transformer." + module + "." + part + ".weight";
+}
+
+// diffusers' lora_adapter_metadata: the LoraConfig fields, prefixed with
+// the component they belong to.
+std::string adapter_metadata(const LoraSpec &spec) {
+  std::unique_ptr<JsonBuilder, decltype(&g_object_unref)> b(json_builder_new(), g_object_unref);
+  json_builder_begin_object(b.get());
+  json_builder_set_member_name(b.get(), "transformer.lora_alpha");
+  json_builder_add_double_value(b.get(), spec.alpha);
+  json_builder_set_member_name(b.get(), "transformer.r");
+  json_builder_add_int_value(b.get(), spec.rank);
+  json_builder_set_member_name(b.get(), "transformer.target_modules");
+  json_builder_begin_array(b.get());
+  for (const auto &t : spec.targets) json_builder_add_string_value(b.get(), t.c_str());
+  json_builder_end_array(b.get());
+  json_builder_end_object(b.get());
+  std::unique_ptr<JsonGenerator, decltype(&g_object_unref)> gen(json_generator_new(), g_object_unref);
+  JsonNode *root = json_builder_get_root(b.get());
+  json_generator_set_root(gen.get(), root);
+  gchar *text = json_generator_to_data(gen.get(), nullptr);
+  std::string out = text;
+  g_free(text);
+  json_node_unref(root);
+  return out;
 }
 
 }  // namespace
 
-Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed)
-    : spec_(spec), architecture_(model.config.architecture) {
+Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed) : spec_(spec) {
   if (spec.rank < 1) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA rank must be at least 1");
+  if (spec.targets.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "the LoRA has no targets");
+  std::map<std::string, std::shared_ptr<flux::LinearImpl>> layers;
+  for (const auto &item : model.named_modules("", false))
+    if (auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(item.value())) layers.emplace(item.key(), lin);
+
+  // Every target checked before any layer changes.
+  std::vector<flux::LoraModule> chosen;
+  std::map<std::string, int> hits;
+  for (const auto &m : flux::lora_modules(transformer_params(model.config))) {
+    bool hit = false;
+    for (const auto &t : spec.targets)
+      if (targeted(m.name, t)) hits[t]++, hit = true;
+    if (hit) chosen.push_back(m);
+  }
+  for (const auto &t : spec.targets)
+    if (!hits.count(t))
+      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA target \"" + t + "\" matches no module of the transformer (targets are "
+                                          "diffusers module names such as \"attn.to_q\" or \"attn.to_out.0\"; the "
+                                          "text encoders are not adapted)");
+
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const double scale = spec.alpha / spec.rank;
-  // Every target checked before any layer changes.
-  std::vector<std::pair<std::string, std::shared_ptr<flux::LinearImpl>>> targets;
-  for (auto &[name, layer] : linear_layers(model)) {
-    bool hit = false;
-    for (const auto &t : spec.targets) hit = hit || name.find(t) != std::string::npos;
-    if (!hit) continue;
-    auto lin = std::dynamic_pointer_cast<flux::LinearImpl>(layer.module);
-    if (!lin)
-      fail(COCOEDIT_ERR_INVALID_ARGUMENT, "LoRA target matches " + name +
-                                              ", which is not a transformer layer (only the transformer is adapted)");
-    targets.emplace_back(name, lin);
+  std::map<flux::LinearImpl *, int> slot_of;
+  for (const auto &m : chosen) {
+    std::string layer_name = m.slice.bfl_name;
+    layer_name.erase(layer_name.size() - std::string(".weight").size());
+    auto it = layers.find(layer_name);
+    if (it == layers.end()) fail(COCOEDIT_ERR_INTERNAL, "LoRA module " + m.name + ": no layer " + layer_name);
+    flux::LinearImpl &lin = *it->second;
+    auto slot = slot_of.find(&lin);
+    if (slot == slot_of.end()) {
+      lin.adapters.emplace_back();
+      slot = slot_of.emplace(&lin, static_cast<int>(lin.adapters.size()) - 1).first;
+    }
+    const double bound = 1.0 / std::sqrt(static_cast<double>(m.in));
+    auto opt = lin.weight.options().dtype(at::kFloat);
+    flux::LinearImpl::AdapterPiece p;
+    p.a = (at::rand({spec.rank, m.in}, gen) * (2 * bound) - bound).to(opt).set_requires_grad(true);
+    p.b = at::zeros({m.slice.rows, spec.rank}, opt).set_requires_grad(true);
+    p.scale = scale;
+    p.row = m.slice.dst_row;
+    entries_.push_back(Entry{m.name, it->second, slot->second, static_cast<size_t>(p.row)});  // row, for now
+    lin.adapters[static_cast<size_t>(slot->second)].push_back(p);
   }
-  for (auto &[name, lin] : targets) {
-    const at::Tensor &w = lin->weight;
-    const int64_t out = w.size(0), in = w.size(1);
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    auto opt = w.options().dtype(at::kFloat);
-    flux::LinearImpl::Adapter ad;
-    ad.a = (at::rand({spec.rank, in}, gen) * (2 * bound) - bound).to(opt).set_requires_grad(true);
-    ad.b = at::zeros({out, spec.rank}, opt).set_requires_grad(true);
-    ad.scale = scale;
-    lin->adapters.push_back(ad);
-    entries_.push_back(Entry{name, lin, static_cast<int>(lin->adapters.size()) - 1});
+  // Pieces in row order (the forward joins them so); each entry then finds
+  // its piece by the row it starts at.
+  for (auto &[lin, slot] : slot_of) {
+    auto &ad = lin->adapters[static_cast<size_t>(slot)];
+    std::stable_sort(ad.begin(), ad.end(), [](const auto &x, const auto &y) { return x.row < y.row; });
   }
-  if (entries_.empty()) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "no linear layer matches the LoRA targets");
+  for (auto &e : entries_) {
+    const auto &ad = e.layer->adapters[static_cast<size_t>(e.slot)];
+    const auto found = std::find_if(ad.begin(), ad.end(),
+                                    [&](const auto &piece) { return piece.row == static_cast<int64_t>(e.piece); });
+    e.piece = static_cast<size_t>(found - ad.begin());
+  }
   for (auto &p : model.parameters()) p.set_requires_grad(false);
+}
+
+const flux::LinearImpl::AdapterPiece &Lora::piece(const Entry &e) const {
+  return e.layer->adapters[static_cast<size_t>(e.slot)][e.piece];
 }
 
 void Lora::activate() {
@@ -88,9 +134,8 @@ void Lora::deactivate() {
 std::vector<at::Tensor> Lora::parameters() const {
   std::vector<at::Tensor> out;
   for (const auto &e : entries_) {
-    const auto &ad = e.layer->adapters[static_cast<size_t>(e.slot)];
-    out.push_back(ad.a);
-    out.push_back(ad.b);
+    out.push_back(piece(e).a);
+    out.push_back(piece(e).b);
   }
   return out;
 }
@@ -98,9 +143,8 @@ std::vector<at::Tensor> Lora::parameters() const {
 std::vector<std::pair<std::string, at::Tensor>> Lora::named_parameters() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto &e : entries_) {
-    const auto &ad = e.layer->adapters[static_cast<size_t>(e.slot)];
-    out.emplace_back(e.name + ".lora_A", ad.a);
-    out.emplace_back(e.name + ".lora_B", ad.b);
+    out.emplace_back(file_key(e.module, "lora_A"), piece(e).a);
+    out.emplace_back(file_key(e.module, "lora_B"), piece(e).b);
   }
   return out;
 }
@@ -108,11 +152,7 @@ std::vector<std::pair<std::string, at::Tensor>> Lora::named_parameters() const {
 void Lora::save(const std::string &path) const {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (auto &[n, t] : named_parameters()) tensors.emplace_back(n, t.detach().cpu());
-  write_safetensors(path, tensors, at::kFloat,
-                    {{"format", "cocoedit-lora"},
-                     {"rank", std::to_string(spec_.rank)},
-                     {"alpha", std::to_string(spec_.alpha)},
-                     {"architecture", architecture_}});
+  write_safetensors(path, tensors, at::kFloat, {{"format", "pt"}, {"lora_adapter_metadata", adapter_metadata(spec_)}});
 }
 
 void Lora::load(const std::string &path) {
@@ -129,38 +169,9 @@ void Lora::load(const std::string &path) {
 }
 
 void merge_lora_file(EditModelImpl &model, const std::string &path, double scale) {
-  SafetensorsFile file(path);
-  const auto &meta = file.metadata();
-  auto fmt = meta.find("format");
-  if (fmt == meta.end() || fmt->second != "cocoedit-lora")
-    fail(COCOEDIT_ERR_FORMAT, path + ": not a CoCoEdit LoRA file (metadata \"format\" is not \"cocoedit-lora\")");
-  auto arch = meta.find("architecture");
-  if (arch != meta.end() && arch->second != model.config.architecture)
-    fail(COCOEDIT_ERR_FORMAT, path + ": LoRA for architecture \"" + arch->second + "\", model is \"" +
-                                  model.config.architecture + "\"");
-  const double rank = meta_number(meta, "rank", path), alpha = meta_number(meta, "alpha", path);
-  auto layers = linear_layers(model);
-  torch::NoGradGuard no_grad;
-  int merged = 0;
-  for (const auto &entry : file.entries()) {
-    const std::string suffix = ".lora_A";
-    if (entry.name.size() <= suffix.size() || entry.name.compare(entry.name.size() - suffix.size(), suffix.size(), suffix))
-      continue;
-    const std::string base = entry.name.substr(0, entry.name.size() - suffix.size());
-    auto it = layers.find(base);
-    if (it == layers.end()) fail(COCOEDIT_ERR_FORMAT, path + ": the model has no linear layer " + base);
-    const TensorEntry *eb = file.find(base + ".lora_B");
-    if (!eb) fail(COCOEDIT_ERR_FORMAT, path + ": " + base + ".lora_A has no lora_B");
-    require_weight_dtype(path, entry);
-    require_weight_dtype(path, *eb);
-    at::Tensor a = file.read(entry).to(at::kFloat), b = file.read(*eb).to(at::kFloat);
-    at::Tensor &w = *it->second.weight;
-    if (a.dim() != 2 || b.dim() != 2 || a.size(0) != b.size(1) || b.size(0) != w.size(0) || a.size(1) != w.size(1))
-      fail(COCOEDIT_ERR_FORMAT, path + ": LoRA shapes of " + base + " do not fit the layer");
-    w.add_(at::mm(b, a).to(w.device()), scale * alpha / rank);
-    merged++;
-  }
-  if (merged == 0) fail(COCOEDIT_ERR_FORMAT, path + ": holds no lora_A/lora_B pairs");
+  flux::WeightMap weights;
+  for (const auto &p : model.named_parameters()) weights.emplace(p.key(), p.value());
+  flux::merge_lora(weights, transformer_params(model.config), path, scale);
 }
 
 }  // namespace cocoedit

@@ -325,7 +325,9 @@ static void test_lora() {
   ModelConfig c = config_from_file(config_path);
   EditModel m = create_model(c, 3, at::kCPU);
   const size_t n_params = m->parameters().size();
-  Lora lora(*m, LoraSpec{4, 8.0, {"attn.qkv", "linear1"}}, 5);
+  Lora lora(*m, LoraSpec{4, 8.0, kCocoeditLoraTargets}, 5);
+  // The authors' targets: 8 modules per double block, q/k/v per single block.
+  g_assert_cmpuint(lora.named_parameters().size(), ==, 2 * (8 * c.depth_double + 3 * c.depth_single));
   {
     torch::NoGradGuard ng;
     for (auto &p : lora.parameters()) p.normal_(0.0, 0.05);
@@ -345,6 +347,16 @@ static void test_lora() {
 
   const std::string dir = tmpdir();
   lora.save(dir + "/lora.safetensors");
+  {
+    // A diffusers LoRA file: module keys, shapes and lora_adapter_metadata.
+    SafetensorsFile f(dir + "/lora.safetensors");
+    const TensorEntry *q = f.find("transformer.single_transformer_blocks.0.attn.to_q.lora_B.weight");
+    g_assert_nonnull(q);
+    g_assert_cmpint(q->shape[0], ==, c.hidden_size);
+    g_assert_nonnull(f.find("transformer.transformer_blocks.0.attn.add_k_proj.lora_A.weight"));
+    g_assert_null(f.find("transformer.single_transformer_blocks.0.proj_mlp.lora_A.weight"));
+    g_assert_true(f.metadata().at("lora_adapter_metadata").find("\"transformer.lora_alpha\"") != std::string::npos);
+  }
   EditModel merged = create_model(c, 3, at::kCPU);
   merge_lora_file(*merged, dir + "/lora.safetensors", 1.0);
   auto cond2 = conditioning(*merged, 16, 24, "make it blue");
@@ -360,7 +372,7 @@ static void test_lora() {
   g_assert_true(at::equal(v_base, plain->forward(x, cond3.source, cond3.mask, t, cond3.text).detach()));
 
   // A second adapter on the same base: each activate() gives its own velocity.
-  Lora second(*m, LoraSpec{4, 8.0, {"attn.qkv", "linear1"}}, 6);
+  Lora second(*m, LoraSpec{4, 8.0, {"attn.to_q", "proj_mlp"}}, 6);
   {
     torch::NoGradGuard ng;
     for (auto &p : second.parameters()) p.normal_(0.0, 0.05);
@@ -375,9 +387,10 @@ static void test_lora() {
   lora.deactivate();
   g_assert_true(at::equal(v_base, m->forward(x, cond.source, cond.mask, t, cond.text).detach()));
 
-  // Only the transformer is adapted: a target in the text encoder is refused.
-  expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "not a transformer layer",
-               [&] { Lora text(*m, LoraSpec{4, 8.0, {"qkv"}}, 5); });
+  // Only the transformer's modules, by diffusers names: a target that
+  // matches none (a BFL name, the text encoder's) is refused.
+  expect_error(COCOEDIT_ERR_INVALID_ARGUMENT, "matches no module",
+               [&] { Lora text(*m, LoraSpec{4, 8.0, {"attn.to_q", "qkv"}}, 5); });
 
   // A LoRA for another width is refused.
   ModelConfig wider = c;
@@ -557,7 +570,7 @@ static void test_recompute_gradients() {
   // LoRA: the adapters are the trained tensors and the merged weights a
   // graph of their own, reached only through the recomputation.
   for (auto &p : params) p.set_requires_grad(false);
-  Lora lora(*m, LoraSpec{4, 8.0, {"attn.qkv", "linear1"}}, 7);
+  Lora lora(*m, LoraSpec{4, 8.0, kCocoeditLoraTargets}, 7);
   {
     torch::NoGradGuard ng;
     for (auto &[name, p] : lora.named_parameters())

@@ -67,6 +67,13 @@ def train(stage, out, *sets, env=None, check_rc=True, extra=()):
     return p
 
 
+def safetensors_header(path):
+    """The JSON header of a safetensors file (tensor names and __metadata__)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n))
+
+
 def metrics(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -119,6 +126,35 @@ def sft_rl(d):
     lora_steps = metrics(os.path.join(lora, "metrics-rl.jsonl"))
     check("rl with LoRA and recomputation has gradients",
           len(lora_steps) == 2 and all(r["grad_norm"] > 0 for r in lora_steps), lora_steps)
+    header = safetensors_header(os.path.join(lora, "lora.safetensors"))
+    meta = json.loads(header.get("__metadata__", {}).get("lora_adapter_metadata", "{}"))
+    check("the adapter file is a diffusers LoRA of the authors' targets (double-block q/k/v/out, single-block q/k/v)",
+          "transformer.transformer_blocks.0.attn.to_add_out.lora_B.weight" in header
+          and "transformer.single_transformer_blocks.0.attn.to_v.lora_A.weight" in header
+          and not any("proj_mlp" in k or "proj_out" in k for k in header)
+          and meta.get("transformer.r") == 4 and meta.get("transformer.lora_alpha") == 8,
+          sorted(header)[:6] + [meta])
+    # The engine applies the file to the base as the trainer's merged export has it.
+    from PIL import Image
+    import numpy as np
+    rng = np.random.default_rng(1)
+    src, mask = os.path.join(d, "lora-src.png"), os.path.join(d, "lora-mask.png")
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(src)
+    m = np.zeros((32, 32), np.uint8)
+    m[8:24, 8:24] = 255
+    Image.fromarray(m).save(mask)
+    outs = []
+    for name, args in (("the base and the LoRA file", ["--model", os.path.join(out, "model"), "--lora", os.path.join(lora, "lora.safetensors")]),
+                       ("the merged export", ["--model", os.path.join(lora, "model")])):
+        o = os.path.join(d, "lora-edit-%d.png" % len(outs))
+        p = subprocess.run([os.environ["COCOEDIT_CLI"], "edit", src, "--mask", mask, "--prompt", "make it red",
+                            "--seed", "3", "--steps", "3", "-q", "-o", o, *args], capture_output=True, text=True)
+        check("the engine edits with " + name, p.returncode == 0, p.stderr)
+        outs.append(np.asarray(Image.open(o).convert("RGB")).astype(int) if p.returncode == 0 else None)
+    if outs[0] is not None and outs[1] is not None:
+        diff = int(np.abs(outs[0] - outs[1]).max())
+        check(f"the base with the trainer's LoRA file edits as the merged export (max difference {diff} levels)",
+              diff <= 1)
     grpo = os.path.join(d, "rl-grpo")
     train("rl", grpo, "model.init=" + json.dumps(os.path.join(out, "model")), "optim.steps=2",
           "rl.prompts=2", "rl.group=4", "rl.rollout_steps=3", "rl.train_timesteps=2", "rl.loss=\"grpo\"",

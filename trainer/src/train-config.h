@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "lora_targets.h"
+
 namespace cocoedit::train {
 
 using StringList = std::vector<std::string>;
@@ -84,7 +86,7 @@ using StringList = std::vector<std::string>;
   X(double, rl, grpo_kl, 0.0, "Flow-GRPO KL weight on the step means")                                     \
   X(int64_t, lora, rank, 0, "LoRA rank (0 = full fine-tuning)")                                            \
   X(double, lora, alpha, 64.0, "LoRA alpha")                                                                \
-  X(StringList, lora, targets, (StringList{"attn.qkv", "attn.proj", "linear1", "linear2"}), "layers adapted") \
+  X(StringList, lora, targets, cocoedit::kCocoeditLoraTargets, "modules adapted (PEFT target_modules, diffusers names)") \
   X(std::string, reward, edit, "reference", "editing reward: reference (vs target), mllm, or none")        \
   X(double, reward, w_edit, 0.9, "weight of the editing reward")                                           \
   X(double, reward, w_pixel, 0.1, "weight of the pixel similarity reward on the non-edit region")          \

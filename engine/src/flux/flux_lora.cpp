@@ -49,21 +49,10 @@ void add_module(ModuleMap &m, const std::string &name, const std::vector<LoraSli
   m.shape[name] = {out, in};
 }
 
-ModuleMap module_map(const FluxParams &params) {
+// Diffusers modules ("transformer_blocks.0.attn.to_q"), each a row range
+// (or two, for norm_out) of a BFL tensor.
+ModuleMap diffusers_modules(const FluxParams &params) {
   ModuleMap m;
-  std::map<std::string, std::vector<int64_t>> bfl_shapes;
-  for (const auto &ns : flux_parameter_shapes(params)) bfl_shapes[ns.first] = ns.second;
-  // BFL modules, whole: "double_blocks.0.img_attn.qkv", and kohya's
-  // "lora_unet_double_blocks_0_img_attn_qkv".
-  for (const auto &kv : bfl_shapes) {
-    std::string module = kv.first;
-    if (kv.second.size() != 2 || !strip_suffix(module, ".weight")) continue;
-    const std::vector<LoraSlice> whole = {{kv.first, 0, 0, kv.second[0]}};
-    add_module(m, module, whole, kv.second[0], kv.second[1]);
-    add_module(m, "lora_unet_" + underscored(module), whole, kv.second[0], kv.second[1]);
-  }
-  // Diffusers modules, each a row range (or two, for norm_out) of a BFL
-  // tensor.
   std::map<std::string, std::vector<int64_t>> src_shapes;
   std::map<std::string, std::vector<LoraSlice>> by_src;
   for (const auto &src : diffusers_layout(params, &src_shapes)) {
@@ -79,7 +68,28 @@ ModuleMap module_map(const FluxParams &params) {
     if (!strip_suffix(module, ".weight")) continue;
     const auto &shape = src_shapes.at(kv.first);
     add_module(m, module, kv.second, shape[0], shape[1]);
-    add_module(m, "lora_transformer_" + underscored(module), kv.second, shape[0], shape[1]);
+  }
+  return m;
+}
+
+ModuleMap module_map(const FluxParams &params) {
+  ModuleMap m;
+  std::map<std::string, std::vector<int64_t>> bfl_shapes;
+  for (const auto &ns : flux_parameter_shapes(params)) bfl_shapes[ns.first] = ns.second;
+  // BFL modules, whole: "double_blocks.0.img_attn.qkv", and kohya's
+  // "lora_unet_double_blocks_0_img_attn_qkv".
+  for (const auto &kv : bfl_shapes) {
+    std::string module = kv.first;
+    if (kv.second.size() != 2 || !strip_suffix(module, ".weight")) continue;
+    const std::vector<LoraSlice> whole = {{kv.first, 0, 0, kv.second[0]}};
+    add_module(m, module, whole, kv.second[0], kv.second[1]);
+    add_module(m, "lora_unet_" + underscored(module), whole, kv.second[0], kv.second[1]);
+  }
+  const ModuleMap diffusers = diffusers_modules(params);
+  for (const auto &kv : diffusers.slices) {
+    const auto &shape = diffusers.shape.at(kv.first);
+    add_module(m, kv.first, kv.second, shape[0], shape[1]);
+    add_module(m, "lora_transformer_" + underscored(kv.first), kv.second, shape[0], shape[1]);
   }
   return m;
 }
@@ -151,6 +161,17 @@ std::pair<double, double> file_alpha(const SafetensorsFile &f, const std::string
 }
 
 }  // namespace
+
+std::vector<LoraModule> lora_modules(const FluxParams &params) {
+  std::vector<LoraModule> out;
+  const ModuleMap m = diffusers_modules(params);
+  for (const auto &kv : m.slices) {
+    const auto &shape = m.shape.at(kv.first);
+    if (kv.second.size() != 1 || kv.second[0].src_row != 0 || kv.second[0].rows != shape[0]) continue;
+    out.push_back({kv.first, kv.second[0], shape[1]});
+  }
+  return out;
+}
 
 std::vector<LoraAdapter> read_flux_lora(const std::string &path, const FluxParams &params) {
   params.validate(path);

@@ -43,6 +43,17 @@ struct LoraAdapter {
   std::vector<LoraSlice> slices;
 };
 
+// A module a trainer can adapt: a diffusers module ("transformer_blocks.0.
+// attn.to_q") whose delta is one row range of one BFL tensor (every
+// module PEFT targets; not norm_out, whose halves are swapped).  Sorted by
+// name.
+struct LoraModule {
+  std::string name;
+  LoraSlice slice;  // src_row 0, rows = the module's output size
+  int64_t in = 0;
+};
+std::vector<LoraModule> lora_modules(const FluxParams &params);
+
 // Reads and checks every adapter of the LoRA file at `path` against a
 // transformer of `params`: each module must exist, A and B must pair up
 // with matching rank and the module's sizes.  Errors name the file and

@@ -152,7 +152,21 @@ at::Tensor LinearImpl::forward(const at::Tensor &x) {
   at::Tensor y = at::linear(x, weight, bias);
   if (active < 0) return y;
   const Adapter &ad = adapters[static_cast<size_t>(active)];
-  return y + (at::linear(at::linear(x.to(ad.a.scalar_type()), ad.a), ad.b) * ad.scale).to(y.scalar_type());
+  auto delta = [&](const AdapterPiece &p) {
+    return (at::linear(at::linear(x.to(p.a.scalar_type()), p.a), p.b) * p.scale).to(y.scalar_type());
+  };
+  const int64_t out = y.size(-1);
+  if (ad.size() == 1 && ad[0].row == 0 && ad[0].b.size(0) == out) return y + delta(ad[0]);
+  // Rows without a piece pass through; the parts are joined in order.
+  std::vector<at::Tensor> parts;
+  int64_t next = 0;
+  for (const AdapterPiece &p : ad) {
+    if (p.row > next) parts.push_back(y.narrow(-1, next, p.row - next));
+    parts.push_back(y.narrow(-1, p.row, p.b.size(0)) + delta(p));
+    next = p.row + p.b.size(0);
+  }
+  if (next < out) parts.push_back(y.narrow(-1, next, out - next));
+  return at::cat(parts, -1);
 }
 
 RMSNormImpl::RMSNormImpl(const WeightMap &w, const std::string &prefix) {

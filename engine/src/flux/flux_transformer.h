@@ -60,19 +60,24 @@ using WeightMap = std::map<std::string, at::Tensor>;
 // nn.Linear over given tensors (no initialisation of its own).
 //
 // It can carry low-rank adapters beside its weight, unmerged (the trainer's
-// LoRA, lora.h): the active one adds scale·(x·Aᵀ)·Bᵀ to the output, in the
-// adapter's dtype (float32).  Several adapters on one frozen weight let the
-// trainer run its policies on one copy of the base; none is active by
-// default, so the reference forward is unchanged.
+// LoRA, lora.h).  An adapter is a list of pieces, each adding
+// scale·(x·Aᵀ)·Bᵀ to the output rows [row, row + rows of B), in float32:
+// one piece over all rows, or one per part of a fused tensor (q, k and v
+// of qkv or of linear1, as the diffusers modules split them).  Several
+// adapters on one frozen weight let the trainer run its policies on one
+// copy of the base; none is active by default, so the reference forward is
+// unchanged.
 struct LinearImpl : torch::nn::Module {
   LinearImpl(const WeightMap &w, const std::string &prefix, bool bias = true);
   at::Tensor forward(const at::Tensor &x);
   at::Tensor weight, bias;
 
-  struct Adapter {
-    at::Tensor a, b;  // (rank, in), (out, rank)
+  struct AdapterPiece {
+    at::Tensor a, b;  // (rank, in), (rows, rank)
     double scale = 1.0;
+    int64_t row = 0;  // the first output row it adds to
   };
+  using Adapter = std::vector<AdapterPiece>;  // sorted by row, disjoint
   std::vector<Adapter> adapters;
   int active = -1;  // index into adapters; −1: the plain weight
 };
