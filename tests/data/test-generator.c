@@ -382,6 +382,64 @@ test_bench_split (void)
   cocodata_generator_free (train);
 }
 
+/* Weights change how often each type is drawn in the train split; weights
+ * of 1 draw exactly what no weights draw (a run's data stays the same). */
+static void
+test_type_weights (void)
+{
+  CocodataGenConfig   cfg;
+  g_autoptr (GError)  error = NULL;
+  CocodataGenerator  *gen[3];
+  guint               count[COCODATA_N_EDIT_TYPES] = { 0 };
+  const guint         n = 550;
+
+  cocodata_gen_config_init (&cfg);
+  cfg.size = 64;
+  cfg.seed = 5;
+  for (guint k = 0; k < 3; k++)
+    {
+      for (guint t = 0; t < COCODATA_N_EDIT_TYPES; t++)
+        cfg.type_weights[t] = k == 0 ? 0 : 1;
+      if (k == 2)
+        cfg.type_weights[COCODATA_EDIT_RECOLOR] = 5;
+      gen[k] = cocodata_generator_new (assets, &cfg, &error);
+      g_assert_no_error (error);
+    }
+  for (guint64 i = 0; i < 30; i++)
+    {
+      CocodataSample a, b;
+
+      g_assert_true (cocodata_generate (gen[0], i, &a, &error));
+      g_assert_true (cocodata_generate (gen[1], i, &b, &error));
+      g_assert_true (samples_equal (&a, &b));
+      cocodata_sample_clear (&a);
+      cocodata_sample_clear (&b);
+    }
+  for (guint64 i = 0; i < n; i++)
+    {
+      CocodataSample s;
+
+      g_assert_true (cocodata_generate (gen[2], i, &s, &error));
+      count[s.edit_type]++;
+      cocodata_sample_clear (&s);
+    }
+  /* recolor: 5/11 of the draws (250, s.d. 12); each other type 1/11 (50,
+   * s.d. 7). */
+  for (guint t = 0; t < COCODATA_N_EDIT_TYPES; t++)
+    {
+      gboolean heavy = t == COCODATA_EDIT_RECOLOR;
+
+      g_assert_cmpuint (count[t], >, heavy ? 200 : 20);
+      g_assert_cmpuint (count[t], <, heavy ? 300 : 90);
+    }
+  for (guint k = 0; k < 3; k++)
+    cocodata_generator_free (gen[k]);
+
+  cfg.type_weights[COCODATA_EDIT_REMOVE] = 1001;
+  g_assert_null (cocodata_generator_new (assets, &cfg, &error));
+  g_assert_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID);
+}
+
 static void
 test_bad_config (void)
 {
@@ -590,6 +648,7 @@ main (int argc, char **argv)
   g_test_add_func ("/generator/languages", test_languages_present);
   g_test_add_func ("/generator/bench-split", test_bench_split);
   g_test_add_func ("/generator/bad-config", test_bad_config);
+  g_test_add_func ("/generator/type-weights", test_type_weights);
   g_test_add_func ("/generator/size-128", test_other_size);
   g_test_add_func ("/generator/corrupt-asset", test_corrupt_asset);
   ret = g_test_run ();

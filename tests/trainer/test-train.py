@@ -318,6 +318,7 @@ def bad_input(d):
     fails("pool of a dataset", "sft", ["data.source=\"dataset\"", "data.path=\"/nonexistent/data\"", "data.pool=4"],
           "data.pool")
     fails("unknown recompute mode", "sft", ["optim.recompute=\"sometimes\""], "optim.recompute")
+    fails("edit type weight of 0", "sft", ["data.edit_types=[\"recolor:0\", \"remove\"]"], "recolor:0")
     # A checkpoint of another architecture: a model of the base config given to a run of the tiny one.
     other = os.path.join(d, "other")
     subprocess.run([os.environ["COCOEDIT_CLI"], "init-model", "--config", CONFIG, "-o", other], check=True)

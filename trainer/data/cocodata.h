@@ -131,6 +131,11 @@ typedef struct
   guint         size;        /* square side in pixels, 64..2048; default 256 */
   CocodataSplit split;       /* default COCODATA_SPLIT_TRAIN                   */
   guint         edit_types;  /* bit set of 1 << CocodataEditType; 0 = all      */
+  guint         type_weights[COCODATA_N_EDIT_TYPES];
+                             /* train split: how often each chosen type is
+                              * drawn, relative to the others (0 counts as
+                              * 1; all 1: equally often, the same draws as
+                              * without weights); the bench stays balanced */
   guint         langs;       /* bit set of 1 << CocodataLang; 0 = all          */
   guint64       seed;        /* default 0; the bench split uses its own fixed
                               * seed (COCODATA_BENCH_SEED) unless nonzero     */

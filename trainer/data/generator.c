@@ -98,6 +98,7 @@ struct _CocodataGenerator
   GArray           *backgrounds;
   GPtrArray        *words[COCODATA_N_LANGS];  /* borrowed strings */
   guint             types[COCODATA_N_EDIT_TYPES], n_types;
+  guint             type_weights[COCODATA_N_EDIT_TYPES], weight_sum;  /* of types[] */
   guint             langs[COCODATA_N_LANGS], n_langs;
 };
 
@@ -107,6 +108,18 @@ cocodata_gen_config_init (CocodataGenConfig *config)
   memset (config, 0, sizeof *config);
   config->size = 256;
   config->split = COCODATA_SPLIT_TRAIN;
+}
+
+/* The type whose share of [0, weight_sum) holds @draw. */
+static CocodataEditType
+pick_type (const CocodataGenerator *gen,
+           guint                    draw)
+{
+  guint i = 0;
+
+  while (draw >= gen->type_weights[i])
+    draw -= gen->type_weights[i++];
+  return gen->types[i];
 }
 
 static gboolean
@@ -136,6 +149,14 @@ cocodata_generator_new (CocodataAssets *assets, const CocodataGenConfig *config,
                    "unknown edit types, languages or split in the configuration");
       return NULL;
     }
+  for (guint t = 0; t < COCODATA_N_EDIT_TYPES; t++)
+    if (config->type_weights[t] > 1000)
+      {
+        g_set_error (error, COCODATA_ERROR, COCODATA_ERROR_INVALID,
+                     "the weight %u of edit type %u is over 1000",
+                     config->type_weights[t], t);
+        return NULL;
+      }
   gen = g_new0 (CocodataGenerator, 1);
   gen->assets = assets;
   gen->config = *config;
@@ -147,7 +168,11 @@ cocodata_generator_new (CocodataAssets *assets, const CocodataGenConfig *config,
     gen->config.seed = COCODATA_BENCH_SEED;
   for (guint t = 0; t < COCODATA_N_EDIT_TYPES; t++)
     if (gen->config.edit_types & (1u << t))
-      gen->types[gen->n_types++] = t;
+      {
+        gen->type_weights[gen->n_types] = MAX (config->type_weights[t], 1u);
+        gen->weight_sum += gen->type_weights[gen->n_types];
+        gen->types[gen->n_types++] = t;
+      }
   for (guint l = 0; l < COCODATA_N_LANGS; l++)
     if (gen->config.langs & (1u << l))
       gen->langs[gen->n_langs++] = l;
@@ -1134,7 +1159,7 @@ cocodata_generate (CocodataGenerator *gen, guint64 index, CocodataSample *out, G
     }
   else
     {
-      type = gen->types[rng_below (&pick, gen->n_types)];
+      type = pick_type (gen, rng_below (&pick, gen->weight_sum));
       lang = gen->langs[rng_below (&pick, gen->n_langs)];
     }
 

@@ -108,10 +108,21 @@ SampleSource::SampleSource(const TrainConfig &c, int rank, int world) : impl_(st
   gc.size = static_cast<guint>(std::max<int64_t>(c.data_size, 64));
   gc.split = c.data_split == "bench" ? COCODATA_SPLIT_BENCH : COCODATA_SPLIT_TRAIN;
   gc.seed = static_cast<guint64>(c.run_seed);
-  for (const auto &name : c.data_edit_types) {
+  for (const auto &entry : c.data_edit_types) {
+    // "recolor" or "recolor:3" (drawn 3 times as often as a type of weight 1)
+    const auto colon = entry.find(':');
+    const std::string name = entry.substr(0, colon);
     CocodataEditType t;
     if (!cocodata_edit_type_parse(name.c_str(), &t)) fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.edit_types: unknown \"" + name + "\"");
     gc.edit_types |= 1u << t;
+    if (colon != std::string::npos) {
+      const std::string w = entry.substr(colon + 1);
+      gchar *end = nullptr;
+      const guint64 v = g_ascii_strtoull(w.c_str(), &end, 10);
+      if (w.empty() || *end || v < 1 || v > 1000)
+        fail(COCOEDIT_ERR_INVALID_ARGUMENT, "data.edit_types: \"" + entry + "\": the weight after ':' must be a whole number from 1 to 1000");
+      gc.type_weights[t] = static_cast<guint>(v);
+    }
   }
   for (const auto &name : c.data_langs) {
     CocodataLang l;

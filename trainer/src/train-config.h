@@ -34,7 +34,7 @@ using StringList = std::vector<std::string>;
   X(bool, data, skip_bad, true, "leave out bad dataset records instead of failing")                       \
   X(int64_t, data, size, 256, "image side the generator makes / datasets are resized to")                 \
   X(std::string, data, split, "train", "generator split: train or bench")                                \
-  X(StringList, data, edit_types, {}, "generator edit types (empty: all)")                                \
+  X(StringList, data, edit_types, {}, "generator edit types (empty: all); \"recolor:3\": drawn 3× as often")                                \
   X(StringList, data, langs, {}, "generator languages (empty: all)")                                      \
   X(int64_t, data, workers, 2, "threads that make samples")                                                \
   X(int64_t, data, pool, 0, "generator: draw from this many samples, reshuffled every epoch (0: every one new)") \
