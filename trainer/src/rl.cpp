@@ -318,14 +318,18 @@ LossTerms backward_loss(const TrainConfig &c, Policies &p, const Batch &b, const
   if (c.rl_regularizer) W = region_weights(mask_to_grid(mask_s, mc.patch_size), c.rl_erode_radius, c.rl_ring_weight);
   auto src = m.codec.encode(b.source * 2 - 1);
   // The frozen models' encodings of each micro-batch's instructions do not
-  // change during the step: encode them once, not per timestep.
+  // change during the step: encode them once, not per timestep.  With LoRA
+  // the three policies share one frozen text encoder (only the transformer
+  // is adapted): one encoding serves all three.
+  const bool one_text_encoder = p.policy.lora != nullptr;
   std::vector<TextContext> old_text, ref_text;
   {
     torch::NoGradGuard ng;
     for (int64_t i = 0; i < N; i += c.rl_micro_batch) {
       const auto prompts = prompts_of(b, i, std::min<int64_t>(c.rl_micro_batch, N - i));
       old_text.push_back(p.old.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
-      ref_text.push_back(p.ref.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
+      ref_text.push_back(one_text_encoder ? old_text.back()
+                                          : p.ref.model->encode_text(tokenize(prompts, mc.text_max_bytes)));
     }
   }
   for (int ti = 0; ti < T; ti++) {
@@ -352,7 +356,9 @@ LossTerms backward_loss(const TrainConfig &c, Policies &p, const Batch &b, const
       p.policy.use();
       {
         AutocastScope amp(device.type(), use_autocast(c, device));
-        vel.v = m.forward(x_t, src_mb, mask, t, m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
+        vel.v = m.forward(x_t, src_mb, mask, t,
+                          one_text_encoder ? old_text[mb]
+                                           : m.encode_text(tokenize(prompts_of(b, i, n), mc.text_max_bytes)))
                     .to(at::kFloat);
       }
       at::Tensor loss = c.rl_policy == PolicyLoss::kNft
