@@ -74,6 +74,19 @@ def safetensors_header(path):
         return json.loads(f.read(n))
 
 
+def safetensors_tensor(path, name):
+    """One F32 tensor of a safetensors file as a numpy array (None if absent)."""
+    import numpy as np
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        if name not in header or header[name]["dtype"] != "F32":
+            return None
+        begin, end = header[name]["data_offsets"]
+        f.seek(8 + n + begin)
+        return np.frombuffer(f.read(end - begin), np.float32).reshape(header[name]["shape"])
+
+
 def metrics(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -134,6 +147,9 @@ def sft_rl(d):
           and not any("proj_mlp" in k or "proj_out" in k for k in header)
           and meta.get("transformer.r") == 4 and meta.get("transformer.lora_alpha") == 8,
           sorted(header)[:6] + [meta])
+    b = safetensors_tensor(os.path.join(lora, "lora.safetensors"),
+                           "transformer.transformer_blocks.0.attn.to_q.lora_B.weight")
+    check("rl changed the adapters (lora_B starts at zero)", b is not None and bool((b != 0).any()))
     # The engine applies the file to the base as the trainer's merged export has it.
     from PIL import Image
     import numpy as np
