@@ -110,20 +110,7 @@ class Gimp:
         raise RuntimeError("no %s within %d s" % (what, timeout))
 
     def plugin_pids(self):
-        """The CoCoEdit plug-in processes of this GIMP (others may run
-        beside the test)."""
-        pids = []
-        for comm in glob.glob("/proc/[0-9]*/comm"):
-            try:
-                with open(comm) as f:
-                    if f.read().strip() != "cocoedit-gimp":
-                        continue
-                with open(os.path.join(os.path.dirname(comm), "environ"), "rb") as f:
-                    if self.root.encode() in f.read():
-                        pids.append(int(comm.split("/")[2]))
-            except OSError:
-                pass
-        return pids
+        return harness.plugin_pids(self.root)
 
     def crash_logs(self):
         return glob.glob(os.path.join(self.root, "gimp3", "CrashLog", "*"))

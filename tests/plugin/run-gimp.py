@@ -10,6 +10,7 @@ A case passes when GIMP exits with 0 and the case printed its PASS line.
 """
 
 import argparse
+import glob
 import os
 import shutil
 import subprocess
@@ -38,6 +39,23 @@ def make_plugin_folder(root, plugin_exe, po_dir):
 
 LOCALES = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "es": "es_ES",
            "ja": "ja_JP", "zh_CN": "zh_CN"}
+
+
+def plugin_pids(root):
+    """The CoCoEdit plug-in processes of the GIMP whose folders are under
+    @root (others may run beside a test)."""
+    pids = []
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            with open(comm) as f:
+                if f.read().strip() != "cocoedit-gimp":
+                    continue
+            with open(os.path.join(os.path.dirname(comm), "environ"), "rb") as f:
+                if root.encode() in f.read():
+                    pids.append(int(comm.split("/")[2]))
+        except OSError:
+            pass
+    return pids
 
 
 def locale_env(lang, cache):
