@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include "error.h"
 #include "flux/flux_lora.h"
@@ -71,7 +72,10 @@ Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed) : spec_(sp
   for (const auto &m : flux::lora_modules(transformer_params(model.config))) {
     bool hit = false;
     for (const auto &t : spec.targets)
-      if (targeted(m.name, t)) hits[t]++, hit = true;
+      if (targeted(m.name, t)) {
+        hits[t]++;
+        hit = true;
+      }
     if (hit) chosen.push_back(m);
   }
   for (const auto &t : spec.targets)
@@ -80,6 +84,11 @@ Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed) : spec_(sp
                                           "diffusers module names such as \"attn.to_q\" or \"attn.to_out.0\"; the "
                                           "text encoders are not adapted)");
 
+  // By layer, then row: each layer's pieces are made in the order the
+  // forward joins them.
+  std::sort(chosen.begin(), chosen.end(), [](const flux::LoraModule &x, const flux::LoraModule &y) {
+    return std::tie(x.slice.bfl_name, x.slice.dst_row) < std::tie(y.slice.bfl_name, y.slice.dst_row);
+  });
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   const double scale = spec.alpha / spec.rank;
   std::map<flux::LinearImpl *, int> slot_of;
@@ -101,20 +110,9 @@ Lora::Lora(EditModelImpl &model, const LoraSpec &spec, uint64_t seed) : spec_(sp
     p.b = at::zeros({m.slice.rows, spec.rank}, opt).set_requires_grad(true);
     p.scale = scale;
     p.row = m.slice.dst_row;
-    entries_.push_back(Entry{m.name, it->second, slot->second, static_cast<size_t>(p.row)});  // row, for now
-    lin.adapters[static_cast<size_t>(slot->second)].push_back(p);
-  }
-  // Pieces in row order (the forward joins them so); each entry then finds
-  // its piece by the row it starts at.
-  for (auto &[lin, slot] : slot_of) {
-    auto &ad = lin->adapters[static_cast<size_t>(slot)];
-    std::stable_sort(ad.begin(), ad.end(), [](const auto &x, const auto &y) { return x.row < y.row; });
-  }
-  for (auto &e : entries_) {
-    const auto &ad = e.layer->adapters[static_cast<size_t>(e.slot)];
-    const auto found = std::find_if(ad.begin(), ad.end(),
-                                    [&](const auto &piece) { return piece.row == static_cast<int64_t>(e.piece); });
-    e.piece = static_cast<size_t>(found - ad.begin());
+    auto &ad = lin.adapters[static_cast<size_t>(slot->second)];
+    entries_.push_back(Entry{m.name, it->second, slot->second, ad.size()});
+    ad.push_back(p);
   }
   for (auto &p : model.parameters()) p.set_requires_grad(false);
 }

@@ -19,22 +19,13 @@ const char *kIdentity = "cocoedit.latent_cache";
 
 std::string file_prefix(int rank) { return "rank-" + std::to_string(rank) + "-"; }
 
-std::string shown(const std::string &v) { return "\"" + v + "\""; }
-std::string shown(int64_t v) { return std::to_string(v); }
-std::string shown(bool v) { return v ? "true" : "false"; }
-std::string shown(const StringList &v) {
-  std::string out = "[";
-  for (const auto &s : v) out += (out.size() > 1 ? ", " : "") + shown(s);
-  return out + "]";
-}
-
 }  // namespace
 
 void require_same_pictures(const std::string &checkpoint, const TrainConfig &c) {
   const TrainConfig was = load_train_config(checkpoint + G_DIR_SEPARATOR_S + "train-config.json", {});
   std::string changed;
   auto compare = [&](const char *name, const auto &before, const auto &now) {
-    if (!(before == now)) changed += std::string(changed.empty() ? "" : "; ") + name + " was " + shown(before) + ", now " + shown(now);
+    if (!(before == now)) changed += std::string(changed.empty() ? "" : "; ") + name + " was " + show(before) + ", now " + show(now);
   };
   compare("run.seed", was.run_seed, c.run_seed);
   compare("data.source", was.data_source, c.data_source);

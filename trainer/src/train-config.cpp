@@ -77,20 +77,6 @@ void write(JsonBuilder *b, const StringList &v) {
   json_builder_end_array(b);
 }
 
-std::string show(const std::string &v) { return "\"" + v + "\""; }
-std::string show(int64_t v) { return std::to_string(v); }
-std::string show(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-std::string show(bool v) { return v ? "true" : "false"; }
-std::string show(const StringList &v) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + show(v[i]);
-  return s + "]";
-}
-
 // Sets "section.name" in the object tree to `value`.
 void apply_override(JsonObject *root, const std::string &assignment) {
   const size_t eq = assignment.find('=');
@@ -154,6 +140,20 @@ TrainConfig from_tree(JsonNode *root, const std::string &origin) {
 }
 
 }  // namespace
+
+std::string show(const std::string &v) { return "\"" + v + "\""; }
+std::string show(int64_t v) { return std::to_string(v); }
+std::string show(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+std::string show(bool v) { return v ? "true" : "false"; }
+std::string show(const StringList &v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + show(v[i]);
+  return s + "]";
+}
 
 void TrainConfig::validate() const {
   auto req = [](bool ok, const char *key, const char *what) {

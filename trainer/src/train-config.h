@@ -122,6 +122,12 @@ struct TrainConfig {
 TrainConfig load_train_config(const std::string &path, const std::vector<std::string> &overrides);
 TrainConfig train_config_from_json(const std::string &text, const std::string &origin);
 std::string train_config_to_json(const TrainConfig &config);
+// A setting's value as the config file spells it (for messages and docs).
+std::string show(const std::string &v);
+std::string show(int64_t v);
+std::string show(double v);
+std::string show(bool v);
+std::string show(const StringList &v);
 // Markdown table of every key, its default and help (docs/training.md).
 std::string train_config_reference();
 
